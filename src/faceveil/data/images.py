@@ -1,0 +1,69 @@
+"""Reading image files into the library's conventions, the only place where file formats are handled.
+
+Supported: anything Pillow reads (jpg, png, pgm/ppm, bmp, tiff), 8- or 16-bit, grey, RGB or RGBA.
+16-bit images are scaled to 8 bit, grey is replicated to RGB, alpha is dropped (composited on black).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+
+class ImageReadError(ValueError):
+    """An image file exists but cannot be decoded."""
+
+
+def load_rgb(path: str | Path) -> np.ndarray:
+    """Read an image file as an RGB ``uint8`` array of shape (H, W, 3).
+
+    Raises ``FileNotFoundError`` naming the path when it does not exist and ``ImageReadError``
+    when it cannot be decoded.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"image not found: {path}")
+    try:
+        with Image.open(path) as im:
+            im.load()
+            return pil_to_rgb_array(im)
+    except (UnidentifiedImageError, OSError, SyntaxError) as err:
+        raise ImageReadError(f"cannot read image {path}: {err}") from err
+
+
+def pil_to_rgb_array(im: Image.Image) -> np.ndarray:
+    """Convert a PIL image of any common mode to an RGB ``uint8`` array (H, W, 3)."""
+    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        a = np.asarray(im, dtype=np.float64)
+        top = 65535.0 if im.mode.startswith("I;16") or a.max() > 255 else 255.0
+        a = np.clip(np.round(a * (255.0 / top)), 0, 255).astype(np.uint8)
+        return np.repeat(a[:, :, None], 3, axis=2)
+    if im.mode == "F":
+        a = np.asarray(im, dtype=np.float64)
+        a = np.clip(np.round(a * (255.0 if a.max() <= 1.0 else 1.0)), 0, 255).astype(np.uint8)
+        return np.repeat(a[:, :, None], 3, axis=2)
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        rgba = np.asarray(im.convert("RGBA"), dtype=np.float64)
+        rgb = rgba[:, :, :3] * (rgba[:, :, 3:4] / 255.0)
+        return np.clip(np.round(rgb), 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(np.asarray(im.convert("RGB"), dtype=np.uint8))
+
+
+def to_tensor(images: np.ndarray | list[np.ndarray]) -> torch.Tensor:
+    """Convert uint8 arrays (H, W, 3) or (N, H, W, 3) to a float32 tensor (N, 3, H, W) in [0, 1]."""
+    arr = np.stack(images) if isinstance(images, list) else np.asarray(images)
+    if arr.ndim == 3:
+        arr = arr[None]
+    if arr.ndim != 4 or arr.dtype != np.uint8:
+        raise ValueError(f"expected uint8 arrays of shape (H, W, C) or (N, H, W, C), got {arr.dtype} {arr.shape}")
+    return torch.from_numpy(np.ascontiguousarray(arr)).permute(0, 3, 1, 2).float().div_(255.0)
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """Convert a float tensor (N, C, H, W) in [0, 1] to uint8 arrays (N, H, W, C), rounding to nearest."""
+    if images.ndim != 4:
+        raise ValueError(f"expected a tensor of shape (N, C, H, W), got {tuple(images.shape)}")
+    return images.detach().clamp(0, 1).mul(255.0).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()

@@ -1,0 +1,37 @@
+"""Embedders by name: what ``--model`` accepts on the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .base import Embedder
+
+MODEL_NAMES = ("dlib", "dlib-torch", "onnx:PATH")
+
+
+def make_embedder(name: str, flip: bool = False, jitter: int = 0, workers: int = 1, device: str = "cpu") -> Embedder:
+    """Build an embedder from its name.
+
+    Args:
+        name: ``"dlib"`` (native dlib ResNet judge), ``"dlib-torch"`` (its PyTorch port) or
+            ``"onnx:PATH"`` (an ONNX face-recognition model, e.g. ArcFace, through onnxruntime).
+        flip: flip-average embeddings (all models).
+        jitter: dlib's ``num_jitters`` (native dlib only).
+        workers: processes for the native dlib judge.
+        device: torch device for ``dlib-torch``.
+    """
+    if name == "dlib":
+        from .dlib_native import DlibEmbedder
+
+        return DlibEmbedder(flip=flip, jitter=jitter, workers=workers)
+    if jitter:
+        raise ValueError(f"jitter is only supported by the native 'dlib' model, not {name!r}")
+    if name == "dlib-torch":
+        from .dlib_resnet import DlibTorchEmbedder
+
+        return DlibTorchEmbedder(flip=flip, device=device)
+    if name.startswith("onnx:"):
+        from .onnx_model import OnnxEmbedder
+
+        return OnnxEmbedder(Path(name[5:]), flip=flip)
+    raise ValueError(f"unknown model {name!r}; expected one of {', '.join(MODEL_NAMES)}")
