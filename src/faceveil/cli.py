@@ -101,8 +101,9 @@ def cmd_eval_lfw(args) -> int:
         "roc": {"fpr": fpr.tolist(), "tpr": tpr.tolist()},
     }
     (out / "result.json").write_text(json.dumps(result, indent=1))
-    plot_roc({embedder.name: (fpr, tpr)}, out / "roc.png", title=f"LFW {args.view}: {embedder.name}")
-    plot_score_histogram(ev.scores, ev.labels, out / "scores.png")
+    plot_roc({embedder.name: (fpr, tpr)}, out / "roc.png", title=f"LFW {args.view}: {embedder.name}",
+             overwrite=args.overwrite)
+    plot_score_histogram(ev.scores, ev.labels, out / "scores.png", overwrite=args.overwrite)
     print(f"wrote {', '.join(str(out / n) for n in outputs)}")
     return 0
 

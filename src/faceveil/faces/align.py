@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from PIL import Image
 
 from ..model_files import require_dlib
 from ..recognition.base import AlignmentSpec
@@ -64,18 +65,35 @@ class FaceAligner:
 
     Args:
         spec: chip size and method (from the embedder that will consume the chips).
-        detector: ``"hog"`` or ``"cnn"``; ``upsample``: see :class:`FaceDetector`.
+        detector: ``"hog"``, ``"cnn"`` or ``"hog+cnn"``; ``upsample``: see :class:`FaceDetector`.
+        landmarks: 5 or 68 points for ``"dlib-chip"`` (``get_face_chip`` accepts both; dlib's 5-point
+            model was made to reproduce the 68-point alignment); ``"template"`` always uses 68.
+        upscale: resample the photo by this factor (Lanczos) before detection and warping, e.g.
+            250/150 to restore LFW's original 250x250 geometry from a downscaled copy.
     """
 
-    def __init__(self, spec: AlignmentSpec, detector: str = "hog", upsample: int = 1) -> None:
+    def __init__(self, spec: AlignmentSpec, detector: str = "hog", upsample: int = 1, landmarks: int = 5,
+                 upscale: float = 1.0) -> None:
+        if not 0.25 <= upscale <= 8:
+            raise ValueError(f"upscale must be in [0.25, 8], got {upscale!r}")
         self.spec = spec
+        self.upscale = float(upscale)
         self.detector = FaceDetector(detector, upsample)
-        self.landmarks = LandmarkPredictor(5 if spec.method == "dlib-chip" else 68)
+        self.landmarks = LandmarkPredictor(landmarks if spec.method == "dlib-chip" else 68)
         self._dlib = require_dlib()
 
     def key(self) -> str:
         """Identity of every setting that changes the chips (used in cache keys)."""
-        return f"{self.spec.key()}|{self.detector.key()}|{self.landmarks.key()}|fallback-v1"
+        scale = f"|up{self.upscale:g}" if self.upscale != 1 else ""
+        return f"{self.spec.key()}|{self.detector.key()}|{self.landmarks.key()}|fallback-v1{scale}"
+
+    def prepare(self, image: np.ndarray) -> np.ndarray:
+        """The photo as the aligner sees it (resampled by ``upscale``)."""
+        if self.upscale == 1:
+            return image
+        h, w = image.shape[:2]
+        size = (round(w * self.upscale), round(h * self.upscale))
+        return np.asarray(Image.fromarray(image).resize(size, Image.Resampling.LANCZOS))
 
     def locate(self, image: np.ndarray) -> tuple[Box, bool]:
         """The face box to use and whether it was detected (False: :func:`fallback_box`)."""
@@ -84,7 +102,9 @@ class FaceAligner:
         return (box, True) if box is not None else (fallback_box(h, w), False)
 
     def align(self, image: np.ndarray) -> AlignedFace:
-        """Align the central face of an RGB uint8 photo (H, W, 3)."""
+        """Align the central face of an RGB uint8 photo (H, W, 3); box and landmarks refer to
+        :meth:`prepare`'s photo."""
+        image = self.prepare(image)
         box, detected = self.locate(image)
         shape = self.landmarks.shape(image, box)
         pts = np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float64)

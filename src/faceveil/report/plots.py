@@ -1,0 +1,125 @@
+"""PNG plots of verification results: ROC curves and genuine/impostor score histograms.
+
+Figures are drawn with matplotlib's object API on an Agg canvas (no pyplot, no window, no change to
+the global backend), so they work on headless machines and inside other programs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from ..eval.verification import score_distributions
+
+
+def _output_path(path, overwrite: bool) -> Path:
+    out = Path(path)
+    if out.suffix.lower() != ".png":
+        raise ValueError(f"plot path must end in .png, got {str(path)!r}")
+    if not out.parent.is_dir():
+        raise FileNotFoundError(f"folder for the plot does not exist: {out.parent}")
+    if out.exists() and not overwrite:
+        raise FileExistsError(f"{out} exists; pass overwrite=True to replace it")
+    return out
+
+
+def _save(fig: Figure, out: Path) -> Path:
+    FigureCanvasAgg(fig)
+    fig.savefig(out, format="png", dpi=120)
+    return out
+
+
+def plot_roc(curves: dict, path, log_fpr: bool = True, title: str = "ROC", overwrite: bool = False) -> Path:
+    """Draw ROC curves (TPR against FPR) into one PNG.
+
+    Args:
+        curves: ``{name: (fpr, tpr)}`` with 1-D arrays of equal length in [0, 1], e.g. from
+            :func:`faceveil.eval.verification.roc_curve` or
+            :func:`faceveil.report.published_roc.read_published_roc`.
+        path: output ``.png`` file; its folder must exist.
+        log_fpr: logarithmic FPR axis (the low-FAR region that matters for security). Its left end is
+            the decade below the smallest positive FPR of all curves; points at FPR = 0 are drawn there.
+        title: figure title.
+        overwrite: replace an existing file (otherwise ``FileExistsError``).
+
+    Returns:
+        the path written.
+    """
+    if not isinstance(curves, dict) or not curves:
+        raise ValueError("curves must be a non-empty dict {name: (fpr, tpr)}")
+    checked = {}
+    for name, curve in curves.items():
+        if len(curve) != 2:
+            raise ValueError(f"curve {name!r} must be a pair (fpr, tpr), got {len(curve)} items")
+        fpr, tpr = (np.asarray(c, dtype=np.float64) for c in curve)
+        if fpr.ndim != 1 or fpr.shape != tpr.shape or fpr.size < 2:
+            raise ValueError(
+                f"curve {name!r}: fpr and tpr must be 1-D of equal length >= 2, got {fpr.shape}, {tpr.shape}"
+            )
+        rates = np.concatenate([fpr, tpr])
+        if not (np.isfinite(rates).all() and rates.min() >= 0 and rates.max() <= 1):
+            raise ValueError(f"curve {name!r}: rates must be finite and in [0, 1]")
+        checked[name] = (fpr, tpr)
+    out = _output_path(path, overwrite)
+
+    fig = Figure(figsize=(6.4, 5.2))
+    ax = fig.add_subplot()
+    left = 0.0
+    if log_fpr:
+        positive = [f[f > 0].min() for f, _ in checked.values() if (f > 0).any()]
+        left = 10.0 ** np.floor(np.log10(min(positive))) if positive else 1e-4
+        ax.set_xscale("log")
+    for name, (fpr, tpr) in checked.items():
+        ax.plot(np.maximum(fpr, left), tpr, label=str(name), linewidth=1.4)
+    ax.set_xlim(left if log_fpr else 0.0, 1.0)
+    ax.set_ylim(0.0, 1.01)
+    ax.set_xlabel("false positive rate (FAR)" + (", log scale" if log_fpr else ""))
+    ax.set_ylabel("true positive rate (TAR)")
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(loc="lower right", fontsize="small")
+    fig.tight_layout()
+    return _save(fig, out)
+
+
+def plot_score_histogram(
+    scores, labels, path, threshold: float | None = None, bins=50, title: str = "score distributions",
+    overwrite: bool = False,
+) -> Path:
+    """Draw the genuine and impostor score densities (seed 002, Fig. 7) into one PNG.
+
+    Args:
+        scores: (P,) similarities; labels: (P,) 1 = genuine, 0 = impostor.
+        path: output ``.png`` file; its folder must exist.
+        threshold: if given, drawn as a vertical line.
+        bins: as in :func:`faceveil.eval.verification.score_distributions`.
+        title: figure title (d-prime is appended).
+        overwrite: replace an existing file (otherwise ``FileExistsError``).
+
+    Returns:
+        the path written.
+    """
+    dist = score_distributions(scores, labels, bins)
+    if threshold is not None and not np.isfinite(float(threshold)):
+        raise ValueError(f"threshold must be a finite number, got {threshold!r}")
+    out = _output_path(path, overwrite)
+
+    fig = Figure(figsize=(6.4, 4.2))
+    ax = fig.add_subplot()
+    ax.stairs(dist.genuine, dist.edges, fill=True, alpha=0.45, color="tab:green",
+              label=f"genuine (mean {dist.genuine_mean:.3f}, std {dist.genuine_std:.3f})")
+    ax.stairs(dist.impostor, dist.edges, fill=True, alpha=0.45, color="tab:red",
+              label=f"impostor (mean {dist.impostor_mean:.3f}, std {dist.impostor_std:.3f})")
+    if threshold is not None:
+        t = float(threshold)
+        ax.axvline(t, color="black", linestyle="--", linewidth=1.2, label=f"threshold {t:.3f}")
+    ax.set_xlabel("score (higher = same person)")
+    ax.set_ylabel("density")
+    ax.set_ylim(0.0, 1.4 * max(dist.genuine.max(), dist.impostor.max()))  # headroom for the legend
+    ax.set_title(f"{title} (d' = {dist.d_prime:.2f})")
+    ax.legend(loc="upper left", fontsize="small")
+    fig.tight_layout()
+    return _save(fig, out)
