@@ -36,3 +36,52 @@ def check_positive(value: float, name: str) -> float:
     if not (v > 0 and v < float("inf")):
         raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
     return v
+
+
+def check_open_unit(value: float, name: str) -> float:
+    """Return ``value`` as float if it lies strictly between 0 and 1, else raise ``ValueError``."""
+    v = float(value)
+    if not 0 < v < 1:
+        raise ValueError(f"{name} must lie in the open interval (0, 1), got {value!r}")
+    return v
+
+
+def check_int(value, name: str, minimum: int, maximum: int | None = None) -> int:
+    """Return ``value`` if it is an integer (not a bool) in [minimum, maximum], else raise ``ValueError``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum or (maximum is not None and value > maximum):
+        bounds = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
+        raise ValueError(f"{name} must be an integer {bounds}, got {value!r}")
+    return value
+
+
+def stack_images(images, name: str = "images") -> torch.Tensor:
+    """One batch (N, C, H, W) from a batch tensor or a sequence of (C, H, W) / (1, C, H, W) images.
+
+    Raises ``ValueError`` on an empty sequence, on images of different sizes or channel counts (naming
+    the first one that differs) and on anything :func:`check_images` rejects.
+    """
+    if isinstance(images, torch.Tensor):
+        return check_images(images, name)
+    items = [x[None] if isinstance(x, torch.Tensor) and x.ndim == 3 else x for x in images]
+    if not items:
+        raise ValueError(f"{name} is empty")
+    for i, x in enumerate(items):
+        check_images(x, f"{name}[{i}]")
+        if x.shape[0] != 1:
+            raise ValueError(f"{name}[{i}] must be one image (C, H, W) or (1, C, H, W), got shape {tuple(x.shape)}")
+        if x.shape[1:] != items[0].shape[1:]:
+            raise ValueError(f"all {name} in one batch must have the same size: {name}[0] is "
+                             f"{tuple(items[0].shape[1:])}, {name}[{i}] is {tuple(x.shape[1:])}")
+    return torch.cat(items)
+
+
+def check_outside(out, inputs, name: str = "output folder") -> None:
+    """Raise ``ValueError`` if the folder ``out`` is, or lies inside, one of the folders in ``inputs``
+    (its outputs would become inputs of the next run)."""
+    from pathlib import Path
+
+    target = Path(out).expanduser().resolve()
+    for item in inputs:
+        folder = Path(item).expanduser().resolve()
+        if folder.is_dir() and (target == folder or folder in target.parents):
+            raise ValueError(f"{name} {out} lies inside the input folder {item}; choose a folder outside it")

@@ -53,6 +53,8 @@ class DlibEmbedder(Embedder):
     name = "dlib"
     dim = 128
     alignment = AlignmentSpec((150, 150), "dlib-chip", 0.25)
+    #: mean of the ten fold thresholds of LFW View 2 with the default settings (docs/benchmarks.md)
+    verification_threshold = 0.904
 
     def __init__(self, flip: bool = False, jitter: int = 0, workers: int = 1) -> None:
         super().__init__(flip)
