@@ -54,12 +54,12 @@ def pil_to_rgb_array(im: Image.Image) -> np.ndarray:
 
 def to_tensor(images: np.ndarray | list[np.ndarray]) -> torch.Tensor:
     """Convert uint8 arrays (H, W, 3) or (N, H, W, 3) to a float32 tensor (N, 3, H, W) in [0, 1]."""
-    arr = np.stack(images) if isinstance(images, list) else np.asarray(images)
+    arr = np.stack(images) if isinstance(images, list) else np.array(images)  # a writable copy for torch
     if arr.ndim == 3:
         arr = arr[None]
     if arr.ndim != 4 or arr.dtype != np.uint8:
         raise ValueError(f"expected uint8 arrays of shape (H, W, C) or (N, H, W, C), got {arr.dtype} {arr.shape}")
-    return torch.from_numpy(np.ascontiguousarray(arr)).permute(0, 3, 1, 2).float().div_(255.0)
+    return torch.from_numpy(arr).permute(0, 3, 1, 2).float().div_(255.0)
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:

@@ -21,6 +21,10 @@ from .cache import content_digest
 
 _WORKER_MODEL = None
 
+#: cosine threshold of the dlib ResNet (native and torch port): the mean of the ten fold thresholds of
+#: LFW View 2 with the default settings (docs/benchmarks.md)
+DLIB_COSINE_THRESHOLD = 0.904
+
 
 def _load_model():
     return require_dlib().face_recognition_model_v1(str(dlib_model_path("resnet")))
@@ -53,8 +57,7 @@ class DlibEmbedder(Embedder):
     name = "dlib"
     dim = 128
     alignment = AlignmentSpec((150, 150), "dlib-chip", 0.25)
-    #: mean of the ten fold thresholds of LFW View 2 with the default settings (docs/benchmarks.md)
-    verification_threshold = 0.904
+    verification_threshold = DLIB_COSINE_THRESHOLD
 
     def __init__(self, flip: bool = False, jitter: int = 0, workers: int = 1) -> None:
         super().__init__(flip)
