@@ -34,6 +34,8 @@ CONFIGS = {
     "upscale250": ({"upscale": 250 / 150}, {}, "cosine"),
     "flip": ({}, {"flip": True}, "cosine"),
     "jitter10": ({}, {"jitter": 10}, "cosine"),
+    "flip+euclidean": ({}, {"flip": True}, "euclidean"),
+    "jitter10+euclidean": ({}, {"jitter": 10}, "euclidean"),
 }
 
 

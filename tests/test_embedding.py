@@ -110,7 +110,7 @@ def test_embedder_input_checks(judge, aligner):
         embed_files(["/nonexistent.jpg"], judge, aligner)
     with pytest.raises(ValueError, match="unknown model 'arcface'"):
         make_embedder("arcface")
-    with pytest.raises(ValueError, match="jitter is only supported"):
+    with pytest.raises(ValueError, match="jitter is only supported by the .dlib. and .dlib-torch. models"):
         make_embedder("onnx:/x.onnx", jitter=3)
     with pytest.raises(ValueError, match="jitter must be"):
         DlibEmbedder(jitter=-1)

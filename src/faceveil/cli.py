@@ -42,7 +42,7 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--upsample", type=int, default=DEFAULTS["upsample"], help="detector upsampling (0-3)")
     g.add_argument("--flip", action=argparse.BooleanOptionalAction, default=DEFAULTS["flip"],
                    help="average the embeddings of each chip and its mirror image")
-    g.add_argument("--jitter", type=int, default=DEFAULTS["jitter"], help="dlib num_jitters (native dlib only)")
+    g.add_argument("--jitter", type=int, default=DEFAULTS["jitter"], help="dlib num_jitters: mean embedding of K jittered chips (dlib, dlib-torch)")
     g.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
                    help="processes for the native dlib judge")
     g.add_argument("--device", default="cpu", help="torch device for torch models")

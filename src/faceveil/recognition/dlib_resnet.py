@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._checks import check_images
+from ..faces.jitter import jitter_chips
 from ..faces.torch_align import face_chips
 from ..model_files import dlib_model_path
 from ..paths import cache_dir
@@ -235,6 +236,9 @@ class DlibTorchEmbedder(Embedder):
         device: torch device of the network (``"cpu"``, ``"cuda"``, ...).
         batch_size: chips per forward pass in :meth:`embed_raw`.
         weights: the dlib ``.dat`` file; default: the one of ``face_recognition_models``.
+        jitter: like dlib's ``num_jitters``: for k > 1, the mean raw embedding of k randomly jittered
+            copies of each chip (:func:`faceveil.faces.jitter.jitter_chips`); 0 or 1: the chip itself.
+        seed: seed of the jitter generator (the same chips in the same batches give the same output).
 
     The network's parameters are frozen (``requires_grad=False``); gradients flow to the inputs of
     :meth:`forward_with_grad` and :meth:`embed_faces`. ``module`` is the :class:`DlibResNet` itself.
@@ -246,10 +250,13 @@ class DlibTorchEmbedder(Embedder):
     verification_threshold = DLIB_COSINE_THRESHOLD
 
     def __init__(self, flip: bool = False, device: str | torch.device = "cpu", batch_size: int = 64,
-                 weights: str | Path | None = None) -> None:
+                 weights: str | Path | None = None, jitter: int = 0, seed: int = 0) -> None:
         super().__init__(flip)
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+        if not isinstance(jitter, int) or jitter < 0:
+            raise ValueError(f"jitter must be an integer >= 0, got {jitter!r}")
+        self.jitter, self.seed = jitter, int(seed)
         try:
             self.device = torch.device(device)
             torch.empty(0, device=self.device)
@@ -262,9 +269,17 @@ class DlibTorchEmbedder(Embedder):
         self._weights_digest = content_digest(self.weights)
 
     def model_key(self) -> str:
-        return f"dlib-torch:{self._weights_digest[:12]}"
+        jitter = f"|jitter={self.jitter}|seed={self.seed}" if self.jitter > 1 else ""
+        return f"dlib-torch:{self._weights_digest[:12]}{jitter}"
 
     def _embed_raw(self, chips: torch.Tensor) -> torch.Tensor:
+        if self.jitter > 1:
+            generator = torch.Generator().manual_seed(self.seed)
+            jittered = jitter_chips(chips, self.jitter, generator)
+            return self._forward(jittered.flatten(0, 1)).view(len(chips), self.jitter, -1).mean(1)
+        return self._forward(chips)
+
+    def _forward(self, chips: torch.Tensor) -> torch.Tensor:
         out = []
         with torch.inference_mode():
             for batch in chips.split(self.batch_size):

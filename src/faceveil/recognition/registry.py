@@ -16,7 +16,7 @@ def make_embedder(name: str, flip: bool = False, jitter: int = 0, workers: int =
         name: ``"dlib"`` (native dlib ResNet judge), ``"dlib-torch"`` (its PyTorch port) or
             ``"onnx:PATH"`` (an ONNX face-recognition model, e.g. ArcFace, through onnxruntime).
         flip: flip-average embeddings (all models).
-        jitter: dlib's ``num_jitters`` (native dlib only).
+        jitter: dlib's ``num_jitters`` (dlib and dlib-torch).
         workers: processes for the native dlib judge.
         device: torch device for ``dlib-torch``.
     """
@@ -24,12 +24,12 @@ def make_embedder(name: str, flip: bool = False, jitter: int = 0, workers: int =
         from .dlib_native import DlibEmbedder
 
         return DlibEmbedder(flip=flip, jitter=jitter, workers=workers)
-    if jitter:
-        raise ValueError(f"jitter is only supported by the native 'dlib' model, not {name!r}")
     if name == "dlib-torch":
         from .dlib_resnet import DlibTorchEmbedder
 
-        return DlibTorchEmbedder(flip=flip, device=device)
+        return DlibTorchEmbedder(flip=flip, device=device, jitter=jitter)
+    if jitter:
+        raise ValueError(f"jitter is only supported by the 'dlib' and 'dlib-torch' models, not {name!r}")
     if name.startswith("onnx:"):
         from .onnx_model import OnnxEmbedder
 
