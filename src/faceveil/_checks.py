@@ -48,7 +48,8 @@ def check_open_unit(value: float, name: str) -> float:
 
 def check_int(value, name: str, minimum: int, maximum: int | None = None) -> int:
     """Return ``value`` if it is an integer (not a bool) in [minimum, maximum], else raise ``ValueError``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum or (maximum is not None and value > maximum):
+    too_big = maximum is not None and isinstance(value, int) and value > maximum
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum or too_big:
         bounds = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
         raise ValueError(f"{name} must be an integer {bounds}, got {value!r}")
     return value

@@ -3,6 +3,7 @@
     faceveil eval lfw [--root PATH] [--model NAME] --out DIR
     faceveil embed [--model NAME] INPUT... --out FILE.npz
     faceveil compare IMG1 IMG2 [--model NAME]
+    faceveil protect dp --method {rdp,rdp-na,rdp-lmgd,pixel,dct} --epsilon E --p P INPUT... --out DIR
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
+from . import __version__, cli_dp
 from .data.folders import expand_inputs
 from .data.lfw import LFW
 from .data.sample import sample_root
@@ -173,6 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("--threshold", type=float, default=None, help="cosine threshold (default: the model's LFW threshold)")
     _add_model_options(cp)
     cp.set_defaults(func=cmd_compare)
+
+    protect = sub.add_parser("protect", help="protect face images (differential privacy)")
+    cli_dp.register(protect.add_subparsers(dest="protection", required=True))
     return parser
 
 
