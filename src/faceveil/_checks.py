@@ -86,3 +86,18 @@ def check_outside(out, inputs, name: str = "output folder") -> None:
         folder = Path(item).expanduser().resolve()
         if folder.is_dir() and (target == folder or folder in target.parents):
             raise ValueError(f"{name} {out} lies inside the input folder {item}; choose a folder outside it")
+
+
+def check_choice(value, name: str, choices) -> str:
+    """Return ``value`` if it is one of ``choices``, else raise ``ValueError`` listing them."""
+    if value not in tuple(choices):
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
+    return value
+
+
+def check_unit_interval(value: float, name: str) -> float:
+    """Return ``value`` as float if it lies in the closed interval [0, 1], else raise ``ValueError``."""
+    v = float(value)
+    if not 0 <= v <= 1:
+        raise ValueError(f"{name} must lie in [0, 1], got {value!r}")
+    return v

@@ -4,6 +4,9 @@
     faceveil embed [--model NAME] INPUT... --out FILE.npz
     faceveil compare IMG1 IMG2 [--model NAME]
     faceveil protect dp --method {rdp,rdp-na,rdp-lmgd,pixel,dct} --epsilon E --p P INPUT... --out DIR
+    faceveil train optical --config FILE.json [--out DIR]
+    faceveil protect optical [--checkpoint FILE] INPUT... --out DIR [--overwrite]
+    faceveil attack deconv --encrypted DIR --original DIR --out DIR [--method unet|wiener]
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, cli_dp
+from . import __version__, cli_dp, cli_optical
 from .data.folders import expand_inputs
 from .data.lfw import LFW
 from .data.sample import sample_root
@@ -29,7 +32,7 @@ from .recognition.registry import MODEL_NAMES, make_embedder
 from .recognition.pipeline import embed_files
 
 #: the settings that won the LFW ablation (docs/benchmarks.md); the defaults of every command
-DEFAULTS = {"detector": "hog", "upsample": 1, "flip": False, "jitter": 0, "metric": "cosine"}
+DEFAULTS = {"detector": "hog", "upsample": 1, "landmarks": 5, "flip": False, "jitter": 0, "metric": "cosine"}
 
 
 class CliError(Exception):
@@ -39,8 +42,11 @@ class CliError(Exception):
 def _add_model_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model and alignment")
     g.add_argument("--model", default="dlib", help=f"embedder: {', '.join(MODEL_NAMES)} (default: dlib)")
-    g.add_argument("--detector", choices=("hog", "cnn"), default=DEFAULTS["detector"], help="face detector")
+    g.add_argument("--detector", choices=("hog", "cnn", "hog+cnn"), default=DEFAULTS["detector"],
+                   help="face detector (hog+cnn: the CNN only where HOG finds no face)")
     g.add_argument("--upsample", type=int, default=DEFAULTS["upsample"], help="detector upsampling (0-3)")
+    g.add_argument("--landmarks", type=int, choices=(5, 68), default=DEFAULTS["landmarks"],
+                   help="dlib landmark model used for the dlib chip (the template alignment always uses 68)")
     g.add_argument("--flip", action=argparse.BooleanOptionalAction, default=DEFAULTS["flip"],
                    help="average the embeddings of each chip and its mirror image")
     g.add_argument("--jitter", type=int, default=DEFAULTS["jitter"], help="dlib num_jitters: mean embedding of K jittered chips (dlib, dlib-torch)")
@@ -55,7 +61,7 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
 
 def _build(args) -> tuple:
     embedder = make_embedder(args.model, flip=args.flip, jitter=args.jitter, workers=args.workers, device=args.device)
-    aligner = FaceAligner(embedder.alignment, args.detector, args.upsample)
+    aligner = FaceAligner(embedder.alignment, args.detector, args.upsample, args.landmarks)
     cache = None if args.no_cache else EmbeddingCache(args.cache)
     return embedder, aligner, cache
 
@@ -175,8 +181,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_options(cp)
     cp.set_defaults(func=cmd_compare)
 
-    protect = sub.add_parser("protect", help="protect face images (differential privacy)")
-    cli_dp.register(protect.add_subparsers(dest="protection", required=True))
+    protect = sub.add_parser("protect", help="protect face images (differential privacy, optical encoders)")
+    protect_sub = protect.add_subparsers(dest="protection", required=True)
+    cli_dp.register(protect_sub)
+    train = sub.add_parser("train", help="train models (optical encoders)")
+    attack = sub.add_parser("attack", help="reconstruction attacks on protected images")
+    cli_optical.register(protect_sub, train.add_subparsers(dest="trainable", required=True),
+                         attack.add_subparsers(dest="attack_kind", required=True))
     return parser
 
 

@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 
 from . import __version__
 from ._checks import check_outside
-from .data.folders import expand_inputs
+from .data.folders import output_names
 from .data.images import load_rgb, to_tensor, to_uint8
 from .protect.dp import METHODS, DPConfig, protect_dp
 from .protect.dp_features import RANKINGS
@@ -79,26 +79,6 @@ def redacted_command(argv: list[str]) -> str:
             out.append(shlex.quote(arg))
         hide = arg == "--seed"
     return "faceveil " + " ".join(out)
-
-
-def output_names(inputs: list[str], out: Path) -> dict[Path, Path]:
-    """Input image -> output PNG: a folder's images keep their path relative to it, files their name.
-
-    Raises ``ValueError`` when two inputs would be written to the same output.
-    """
-    targets: dict[Path, Path] = {}
-    for item in inputs:
-        folder = Path(item).expanduser()
-        for path in expand_inputs([item]):
-            relative = path.relative_to(folder) if folder.is_dir() else Path(path.name)
-            targets.setdefault(path, out / relative.with_suffix(".png"))
-    seen: dict[Path, Path] = {}
-    for path, target in targets.items():
-        if target in seen:
-            raise ValueError(f"{seen[target]} and {path} would both be written to {target}; "
-                             "protect them in separate runs")
-        seen[target] = path
-    return targets
 
 
 def cmd_protect_dp(args) -> int:

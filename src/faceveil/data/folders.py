@@ -65,3 +65,23 @@ def expand_inputs(inputs: list[str | Path]) -> list[Path]:
         else:
             raise FileNotFoundError(f"input not found: {p}")
     return list(dict.fromkeys(out))
+
+
+def output_names(inputs: list[str], out: Path) -> dict[Path, Path]:
+    """Input image -> output PNG: a folder's images keep their path relative to it, files their name.
+
+    Raises ``ValueError`` when two inputs would be written to the same output.
+    """
+    targets: dict[Path, Path] = {}
+    for item in inputs:
+        folder = Path(item).expanduser()
+        for path in expand_inputs([item]):
+            relative = path.relative_to(folder) if folder.is_dir() else Path(path.name)
+            targets.setdefault(path, out / relative.with_suffix(".png"))
+    seen: dict[Path, Path] = {}
+    for path, target in targets.items():
+        if target in seen:
+            raise ValueError(f"{seen[target]} and {path} would both be written to {target}; "
+                             "protect them in separate runs")
+        seen[target] = path
+    return targets

@@ -1,0 +1,235 @@
+"""MEM-FR against LOEN (seed 000) side by side: recognition, privacy, attacks and speed.
+
+For each optical system, at a reduced resolution on CPU (seed 000 uses 160 x 160 and Inception-ResNet-V1
+on CASIA-WebFace; pass --image-size 160 --backbone inception-resnet-v1 on a GPU):
+
+  1. train the encoder and its back-end end to end (Eq. 5) on the people of LFW View 1 DevTrain;
+  2. verification accuracy of the trained system on LFW View 2 (10-fold protocol, cosine scores);
+  3. privacy of the encrypted images: PSNR and SSIM against the aligned faces (Fig. 2a, Fig. 5), Eq. 3's
+     dual cosine, and the reference judge (dlib ResNet, "standard model" of Sec. 3.3) verifying View 2
+     on the encrypted images (seed 000: 63.10 %) and on the originals;
+  4. attacks: a U-Net blind deconvolution trained on half of N (encrypted, original) DevTrain pairs,
+     evaluated on the other half (PSNR, SSIM; seed 000: 19.26 dB / 0.55 at N = 200, 21.84 dB / 0.65 at
+     N = 600) and by the judge on View 2 reconstructions (seed 000: 69.85 % at N = 600); Wiener
+     deconvolution with the true PSF (non-blind bound);
+  5. speed: training seconds per epoch and encoder (optics + sensor) images per second.
+
+The judge sees 150 x 150 resamplings of the S x S dlib chips (docs/optical.md). LFW View 2 shares people
+with View 1 DevTrain; the script reports the accuracy on all View 2 pairs, as seed 000 does.
+
+Full run (not made yet; hours on 2 CPU cores, minutes on a GPU):
+    python benchmarks/bench_optical.py --root ../shared/data/lfw --image-size 80 --epochs 30 \
+        --attack-pairs 200 600 --attack-epochs 100 --out results/optical
+Smoke test on the embedded sample (47 s on 2 shared cores with an empty cache; the sample's 40 people
+are both the training and the test people, so its numbers only show that everything runs):
+    python benchmarks/bench_optical.py --image-size 48 --epochs 3 --binary-epochs 1 --attack-pairs 20 40 \
+        --attack-epochs 5 --attack-width 16 --threads 1 --out /tmp/bench_optical --quiet
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from faceveil import __version__
+from faceveil.data.lfw import LFW
+from faceveil.data.sample import sample_root
+from faceveil.eval.quality import psnr, ssim
+from faceveil.eval.verification import pair_scores, verification_report
+from faceveil.protect.optical import (PAPER_TABLE_1, SYSTEMS, AttackConfig, DataConfig, EncoderConfig, LossWeights,
+                                      TrainConfig, dual_cosine_loss, judge_view, load_chips, reconstruct, table_1,
+                                      train, train_unet_attack, training_items, wiener_deconvolution)
+from faceveil.recognition.dlib_resnet import DlibTorchEmbedder
+
+PAPER = {"judge_on_encrypted": 0.6310, "judge_on_unet_600": 0.6985,
+         "unet": {200: {"psnr": 19.26, "ssim": 0.55}, 600: {"psnr": 21.84, "ssim": 0.65}}}
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--root", default=None, help="LFW root (default: the embedded sample)")
+    p.add_argument("--systems", nargs="+", choices=SYSTEMS, default=list(SYSTEMS))
+    p.add_argument("--image-size", type=int, default=80, help="scene side S (seed 000: 160)")
+    p.add_argument("--backbone", default="light", choices=("light", "inception-resnet-v1"))
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--binary-epochs", type=int, default=3)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--distill", type=float, default=1.0, help="weight of the judge distillation (0: seed 000's loss)")
+    p.add_argument("--max-identities", type=int, default=None, help="limit the DevTrain people")
+    p.add_argument("--diffraction", action="store_true", help="MEM-FR lenslet diffraction blur")
+    p.add_argument("--attack-pairs", type=int, nargs="+", default=[200, 600])
+    p.add_argument("--attack-epochs", type=int, default=100)
+    p.add_argument("--attack-width", type=int, default=32, help="U-Net channels at full resolution")
+    p.add_argument("--nsr", type=float, default=1e-2, help="noise-to-signal ratio of the Wiener attack")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    p.add_argument("--out", required=True, help="output folder: result.json and one training run per system")
+    p.add_argument("--quiet", action="store_true")
+    return p.parse_args(argv)
+
+
+def view2_faces(root: Path, size: int, args):
+    """The aligned View 2 faces, their judge embeddings, and the pairs as index arrays and folds."""
+    pairs = LFW(root).pairs("view2")
+    paths = list(dict.fromkeys(p for pair in pairs for p in (pair.path_a, pair.path_b)))
+    faces = load_chips([(p, p.parent.name) for p in paths], size, judge=True, progress=not args.quiet,
+                       device=args.device)
+    index = {p: i for i, p in enumerate(faces.paths)}
+    a = np.array([index[p.path_a] for p in pairs])
+    b = np.array([index[p.path_b] for p in pairs])
+    labels = np.array([p.same for p in pairs])
+    folds = np.array([p.fold for p in pairs])
+    return faces, a, b, labels, folds
+
+
+def verify(embeddings: torch.Tensor, a, b, labels, folds) -> dict:
+    """Verification report (10-fold on View 2) of embeddings (N, D) of the View 2 images."""
+    e = embeddings.numpy()
+    rep = verification_report(pair_scores(e[a], e[b]), labels, folds)
+    return {k: rep[k] for k in ("accuracy_mean", "accuracy_sem", "auc", "eer")}
+
+
+def judge_embed(judge: DlibTorchEmbedder, images: torch.Tensor) -> torch.Tensor:
+    return judge.embed(judge_view(images))
+
+
+def quality(images: torch.Tensor, originals: torch.Tensor) -> dict:
+    return {"psnr": float(psnr(images, originals).mean()), "ssim": float(ssim(images, originals).mean())}
+
+
+def encoder_speed(model, scenes: torch.Tensor, seed: int) -> float:
+    """Images per second of the optics + sensor on a batch of 64 (best of 3)."""
+    batch = scenes[:64]
+    best = float("inf")
+    for _ in range(3):
+        generator = torch.Generator().manual_seed(seed)
+        t0 = time.perf_counter()
+        model.encrypt(batch, generator)
+        best = min(best, time.perf_counter() - t0)
+    return len(batch) / best
+
+
+def run_system(system: str, args, source: DataConfig, train_faces, test, judge) -> dict:
+    faces, a, b, labels, folds = test
+    config = TrainConfig(
+        out_dir=str(Path(args.out) / system),
+        encoder=EncoderConfig(system=system, image_size=args.image_size,
+                              diffraction=args.diffraction and system == "mem-fr"),
+        backbone=args.backbone, data=source, epochs=args.epochs,
+        binary_epochs=args.binary_epochs, batch_size=args.batch_size, loss=LossWeights(distill=args.distill),
+        seed=args.seed, device=args.device)
+    result = train(config, data=train_faces, progress=not args.quiet)
+    model = result.model.to(args.device)
+    generator = torch.Generator().manual_seed(args.seed)
+    scenes = faces.scenes()
+    encrypted = model.encrypt(scenes, generator).cpu()
+    row = {
+        "system": system, "dilation_px": model.encoder.dilation, "psf_support_px": int(model.encoder.psf().shape[0]),
+        "open_mask_elements": int(model.encoder.transmissions().sum()),
+        "verification": verify(model.embed(encrypted).cpu(), a, b, labels, folds),
+        "privacy": {**quality(encrypted, scenes), "dual_cosine": float(dual_cosine_loss(scenes, encrypted)),
+                    "judge_on_encrypted": verify(judge_embed(judge, encrypted), a, b, labels, folds)},
+        "train_seconds_per_epoch": float(np.mean([h["seconds"] for h in result.history])),
+        "train_images_per_second": float(np.mean([h["images_per_second"] for h in result.history])),
+        "encoder_images_per_second": encoder_speed(model, scenes, args.seed),
+        "history": result.history,
+    }
+    wiener = wiener_deconvolution(encrypted, model.encoder.response().detach().cpu(), nsr=args.nsr)
+    row["wiener_true_psf"] = {**quality(wiener, scenes),
+                              "judge": verify(judge_embed(judge, wiener), a, b, labels, folds)}
+    attacker_scenes = train_faces.scenes()
+    attacker_encrypted = model.encrypt(attacker_scenes, torch.Generator().manual_seed(args.seed + 1)).cpu()
+    row["unet"] = {}
+    for n in args.attack_pairs:
+        attack = AttackConfig(pairs=n, epochs=args.attack_epochs, base_channels=args.attack_width, seed=args.seed)
+        if n > len(attacker_scenes):
+            print(f"  skipped the U-Net attack with {n} pairs: only {len(attacker_scenes)} training faces")
+            continue
+        trained = train_unet_attack(attacker_encrypted, attacker_scenes, attack, progress=not args.quiet,
+                                    device=args.device)
+        held_out = reconstruct(trained.model, attacker_encrypted[trained.eval_index])
+        rebuilt = reconstruct(trained.model, encrypted)
+        row["unet"][n] = {**quality(held_out, attacker_scenes[trained.eval_index]),
+                          "judge_on_view2_reconstructions": verify(judge_embed(judge, rebuilt), a, b, labels, folds),
+                          "final_train_mse": trained.losses[-1]}
+    return row
+
+
+def print_table(rows: list[dict], judge_clean: dict) -> None:
+    pct = lambda v: f"{100 * v:.2f} %"  # noqa: E731
+    pair = lambda q: f"{q['psnr']:.2f} / {q['ssim']:.3f}"  # noqa: E731
+    names = [r["system"] for r in rows]
+    lines = [("", names),
+             ("verification accuracy (10-fold)", [pct(r["verification"]["accuracy_mean"]) for r in rows]),
+             ("  paper (simulation, Table 1)", [pct(PAPER_TABLE_1[n]["simulation_accuracy"]) for n in names]),
+             ("encrypted vs original: PSNR dB", [f"{r['privacy']['psnr']:.2f}" for r in rows]),
+             ("encrypted vs original: SSIM", [f"{r['privacy']['ssim']:.3f}" for r in rows]),
+             ("dual cosine (Eq. 3)", [f"{r['privacy']['dual_cosine']:.3f}" for r in rows]),
+             ("judge on encrypted (paper 63.10 %)",
+              [pct(r["privacy"]["judge_on_encrypted"]["accuracy_mean"]) for r in rows]),
+             (f"judge on originals: {pct(judge_clean['accuracy_mean'])}", ["" for _ in rows]),
+             ("Wiener, true PSF: PSNR dB / SSIM", [pair(r["wiener_true_psf"]) for r in rows]),
+             ("Wiener, true PSF: judge", [pct(r["wiener_true_psf"]["judge"]["accuracy_mean"]) for r in rows])]
+    for n in sorted({n for r in rows for n in r["unet"]}):
+        paper = PAPER["unet"].get(n)
+        note = f" (paper {paper['psnr']} / {paper['ssim']})" if paper else ""
+        lines.append((f"U-Net N={n}: PSNR dB / SSIM{note}",
+                      [pair(r["unet"][n]) if n in r["unet"] else "-" for r in rows]))
+        lines.append((f"U-Net N={n}: judge on View 2",
+                      [pct(r["unet"][n]["judge_on_view2_reconstructions"]["accuracy_mean"]) if n in r["unet"] else "-"
+                       for r in rows]))
+    lines += [("training s / epoch", [f"{r['train_seconds_per_epoch']:.1f}" for r in rows]),
+              ("encoder images / s", [f"{r['encoder_images_per_second']:.0f}" for r in rows])]
+    width = max(len(label) for label, _ in lines) + 2
+    for label, cells in lines:
+        print(label.ljust(width) + "".join(str(c).rjust(18) for c in cells))
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    root = Path(args.root) if args.root else sample_root()
+    source = DataConfig(source="lfw-dev-train", root=str(root), max_identities=args.max_identities) if args.root \
+        else DataConfig(source="sample", max_identities=args.max_identities)
+    t0 = time.perf_counter()
+    train_faces = load_chips(training_items(source), args.image_size, judge=args.distill > 0,
+                             progress=not args.quiet, device=args.device)
+    test = view2_faces(root, args.image_size, args)
+    judge = DlibTorchEmbedder(device=args.device)
+    faces, a, b, labels, folds = test
+    judge_clean = verify(judge_embed(judge, faces.scenes()), a, b, labels, folds)
+    rows = [run_system(system, args, source, train_faces, test, judge) for system in args.systems]
+    print_table(rows, judge_clean)
+    result = {
+        "command": "python " + " ".join([sys.argv[0]] + (argv if argv is not None else sys.argv[1:])),
+        "data": {"root": str(root.resolve()), "embedded_sample": args.root is None,
+                 "train_people": len(train_faces.identities), "train_images": len(train_faces),
+                 "train_fallbacks": int((~train_faces.detected).sum()), "view2_images": len(faces),
+                 "view2_pairs": len(labels), "view2_fallbacks": int((~faces.detected).sum())},
+        "settings": vars(args), "seed": args.seed, "version": __version__,
+        "machine": {"python": platform.python_version(), "torch": torch.__version__, "cpus": os.cpu_count(),
+                    "threads": torch.get_num_threads(), "device": args.device},
+        "seconds": time.perf_counter() - t0, "judge_on_originals": judge_clean, "derived_table_1": table_1(),
+        "paper": {"table_1": PAPER_TABLE_1, **{k: v for k, v in PAPER.items() if k != "unet"},
+                  "unet": {str(k): v for k, v in PAPER["unet"].items()}},
+        "systems": [{**r, "unet": {str(k): v for k, v in r["unet"].items()}} for r in rows],
+    }
+    (out / "result.json").write_text(json.dumps(result, indent=1))
+    print(f"wrote {out / 'result.json'} ({result['seconds']:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""Optical privacy encoders of seed 000: MEM-FR (mask-encoded microlens array) and LOEN (lensless mask).
+
+A binary amplitude mask convolves the scene optically before it reaches the sensor, so no sharp face
+image is ever recorded; an electronic network trained end to end with the mask recognises faces from
+the blurred sensor images (docs/optical.md).
+
+Modules, one job each:
+
+* :mod:`.physics`: the physical set-ups and Table 1's derived numbers (resolution, light throughput);
+* :mod:`.optics`: mask, dilated PSF, straight-through binarisation, lenslet diffraction, g = f * h;
+* :mod:`.sensor`: shot and read noise, full well, 8-bit quantisation (the n of g = f * h + n);
+* :mod:`.encoder`: optics + sensor as one module; :mod:`.backbones`: Inception-ResNet-V1 and a light CNN;
+* :mod:`.model`: encoder + back-end, checkpoints; :mod:`.losses`: Eqs. 3-5 and distillation;
+* :mod:`.chips`: aligned, cached training faces; :mod:`.train`: the resumable training loop;
+* :mod:`.attack`: U-Net blind deconvolution and Wiener deconvolution; :mod:`.export`: mask PNG and CSV;
+* :mod:`.config`: configurations to and from dicts.
+"""
+
+from pathlib import Path
+
+from .attack import AttackConfig, UNet, reconstruct, reconstruction_quality, train_unet_attack, wiener_deconvolution
+from .backbones import BACKBONES, InceptionResNetV1, LightFaceNet, make_backbone
+from .chips import ChipSet, DataConfig, judge_view, load_chips, scene_aligner, training_items
+from .encoder import EncoderConfig, OpticalEncoder
+from .export import export_mask, physical_mask
+from .losses import LossWeights, distillation_loss, dual_cosine_loss, total_loss, weight_gradient_loss
+from .model import ModelConfig, OpticalFaceModel, load_checkpoint, save_checkpoint
+from .optics import AmplitudeMask, binarize_ste, dilate_kernel, lenslet_blur, optical_convolution, point_spread_function
+from .physics import LOEN, MEM_FR, PAPER_TABLE_1, SYSTEMS, OpticalSetup, centre_irradiance, optical_setup, table_1
+from .sensor import SensorConfig, capture, shot_and_read_noise
+from .train import TrainConfig, TrainResult, load_train_config, train
+
+#: where a trained model shipped with faceveil would live (none is shipped yet)
+PACKAGED_CHECKPOINT = Path(__file__).parent / "weights" / "mem-fr.pt"
+
+
+def packaged_checkpoint() -> Path | None:
+    """The checkpoint shipped with faceveil, or None while none is (train one: ``faceveil train optical``)."""
+    return PACKAGED_CHECKPOINT if PACKAGED_CHECKPOINT.is_file() else None
+
+
+__all__ = [
+    "AmplitudeMask", "AttackConfig", "BACKBONES", "ChipSet", "DataConfig", "EncoderConfig", "InceptionResNetV1",
+    "LOEN", "LightFaceNet", "LossWeights", "MEM_FR", "ModelConfig", "OpticalEncoder", "OpticalFaceModel",
+    "OpticalSetup", "PACKAGED_CHECKPOINT", "PAPER_TABLE_1", "SYSTEMS", "SensorConfig", "TrainConfig",
+    "TrainResult", "UNet", "binarize_ste", "capture", "centre_irradiance", "dilate_kernel", "distillation_loss",
+    "dual_cosine_loss", "export_mask", "judge_view", "lenslet_blur", "load_checkpoint", "load_chips",
+    "load_train_config", "make_backbone", "optical_convolution", "optical_setup", "packaged_checkpoint",
+    "physical_mask", "point_spread_function", "reconstruct", "reconstruction_quality", "save_checkpoint",
+    "scene_aligner", "shot_and_read_noise", "table_1", "total_loss", "train", "train_unet_attack",
+    "training_items", "weight_gradient_loss", "wiener_deconvolution",
+]

@@ -1,0 +1,106 @@
+"""The image sensor behind the optics: photo-electrons, shot and read noise, full well, 8-bit output.
+
+This is the noise term n of seed 000's Eq. 1 (g = f * h + n), which the paper names but does not model.
+The model is the standard one for a CMOS pixel (EMVA 1288): a pixel under irradiance g collects on
+average ``lambda = g * exposure * full_well`` electrons; it records ``Poisson(lambda)`` electrons plus
+Gaussian read noise of ``read_noise_electrons``; the charge saturates at the full well; the ADC divides by
+the gain ``electrons_per_dn = full_well / (2^bits - 1)`` and rounds to an integer grey level. In grey
+levels (DN) the noise is zero-mean with variance
+
+    Var[DN] = S / gain + (read_noise / gain)^2,   S = lambda / gain  (the mean signal in DN)
+
+(plus 1/12 from the rounding). The defaults are typical of the Sony IMX250 sensor of the FLIR
+BFS-U3-51S5C used by seed 000 (about 10.5 ke- full well, 2.3 e- read noise); they are not from the paper.
+
+The noise is drawn from a ``torch.Generator`` and added as a constant (no gradient through the draw);
+the rounding passes gradients straight through, so the whole sensor can sit inside a trained model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ..._checks import check_images, check_int, check_positive, check_unit_interval
+
+
+@dataclass(frozen=True)
+class SensorConfig:
+    """Sensor settings.
+
+    Attributes:
+        noise: draw shot and read noise (False: the noiseless expected image).
+        full_well_electrons: charge at which a pixel saturates.
+        read_noise_electrons: standard deviation of the Gaussian read noise (>= 0).
+        exposure: fraction of the full well a uniform white scene fills, in (0, 1]; lower means darker
+            images and relatively more noise.
+        bits: ADC bits (8: grey levels 0..255).
+        quantize: round to integer grey levels (straight-through gradients).
+    """
+
+    noise: bool = True
+    full_well_electrons: float = 10500.0
+    read_noise_electrons: float = 2.3
+    exposure: float = 0.8
+    bits: int = 8
+    quantize: bool = True
+
+    def __post_init__(self) -> None:
+        check_positive(self.full_well_electrons, "full_well_electrons")
+        if not float(self.read_noise_electrons) >= 0:
+            raise ValueError(f"read_noise_electrons must be >= 0, got {self.read_noise_electrons!r}")
+        if check_unit_interval(self.exposure, "exposure") == 0:
+            raise ValueError("exposure must be > 0: a zero exposure records nothing")
+        check_int(self.bits, "bits", 1, 16)
+
+    @property
+    def max_level(self) -> int:
+        """The largest grey level, 2^bits - 1."""
+        return 2**self.bits - 1
+
+    @property
+    def electrons_per_dn(self) -> float:
+        """The conversion gain: the full well maps to the largest grey level."""
+        return self.full_well_electrons / self.max_level
+
+
+def shot_and_read_noise(electrons: torch.Tensor, read_noise_electrons: float,
+                        generator: torch.Generator) -> torch.Tensor:
+    """Zero-mean sensor noise in electrons for mean charges ``electrons`` (any shape, >= 0):
+    ``Poisson(electrons) - electrons + read_noise_electrons * N(0, 1)``, variance ``electrons + read_noise^2``.
+    Not differentiable (a sample)."""
+    if not isinstance(generator, torch.Generator):
+        raise ValueError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+    if float(electrons.min()) < 0:
+        raise ValueError(f"mean charges must be >= 0, got a minimum of {float(electrons.min()):.4g}")
+    with torch.no_grad():
+        # drawn where the generator lives (a CPU generator also serves tensors on a GPU)
+        mean = electrons.to(generator.device)
+        shot = torch.poisson(mean, generator=generator) - mean
+        read = torch.randn(mean.shape, generator=generator, dtype=mean.dtype, device=mean.device)
+        return (shot + read_noise_electrons * read).to(electrons.device)
+
+
+def capture(irradiance: torch.Tensor, config: SensorConfig, generator: torch.Generator | None = None) -> torch.Tensor:
+    """The recorded image of an irradiance pattern.
+
+    Args:
+        irradiance: (N, C, H, W) in [0, 1] (1 = a uniform white scene through the optics).
+        config: the sensor.
+        generator: source of the noise; required when ``config.noise`` is set.
+
+    Returns:
+        (N, C, H, W) grey levels / (2^bits - 1), in [0, exposure] (up to the noise) and on the grid of
+        grey levels when ``config.quantize``. Differentiable with respect to ``irradiance``.
+    """
+    check_images(irradiance, "irradiance")
+    if config.noise and generator is None:
+        raise ValueError("the sensor adds noise: pass a torch.Generator (or use a SensorConfig with noise=False)")
+    electrons = irradiance.clamp(min=0) * (config.exposure * config.full_well_electrons)
+    if config.noise:
+        electrons = electrons + shot_and_read_noise(electrons.detach(), config.read_noise_electrons, generator)
+    levels = electrons.clamp(0, config.full_well_electrons) / config.electrons_per_dn
+    if config.quantize:
+        levels = levels + (levels.round() - levels).detach()
+    return levels / config.max_level

@@ -1,0 +1,547 @@
+"""Optical encoders of seed 000 (MEM-FR, LOEN): physics, optics, sensor, losses, training, attacks, CLI."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from faceveil import cli_optical
+from faceveil.data.sample import sample_root
+from faceveil.paths import cache_dir
+from faceveil.eval.quality import cosine_similarity_images, psnr
+from faceveil.protect.optical import (LOEN, MEM_FR, PAPER_TABLE_1, AttackConfig, ChipSet, DataConfig, EncoderConfig,
+                                      LossWeights, ModelConfig, OpticalEncoder, OpticalFaceModel, SensorConfig,
+                                      TrainConfig, binarize_ste, capture, dilate_kernel, dual_cosine_loss, export_mask,
+                                      lenslet_blur, load_checkpoint, load_chips, make_backbone, optical_convolution,
+                                      point_spread_function, reconstruct, shot_and_read_noise, total_loss, train,
+                                      train_unet_attack, training_items, weight_gradient_loss, wiener_deconvolution)
+from faceveil.protect.optical.attack import load_attack, save_attack, split_pairs
+from faceveil.protect.optical.model import save_checkpoint
+
+SIZE = 32  # tiny scenes keep training fast; the optics do not depend on the size
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """One torch thread: small tensor operations are slower with threads competing for the cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def smooth_images(n: int, size: int, seed: int, channels: int = 3) -> torch.Tensor:
+    """(n, channels, size, size) smooth random images in [0, 1]."""
+    g = torch.Generator().manual_seed(seed)
+    coarse = torch.rand(n, channels, 6, 6, generator=g)
+    return torch.nn.functional.interpolate(coarse, size=(size, size), mode="bilinear", align_corners=False)
+
+
+@pytest.fixture(scope="module")
+def faces() -> ChipSet:
+    """4 synthetic identities x 6 noisy views (32 x 32), with random 'judge' embeddings per identity."""
+    g = torch.Generator().manual_seed(1)
+    prototypes = smooth_images(4, SIZE, seed=2)
+    labels = torch.arange(4).repeat_interleave(6)
+    images = (prototypes[labels] + 0.05 * torch.randn(24, 3, SIZE, SIZE, generator=g)).clamp(0, 1)
+    judge = torch.randn(4, 128, generator=g)[labels]
+    return ChipSet((images * 255).round().to(torch.uint8), labels, [f"id{i}" for i in range(4)],
+                   [Path(f"id{i // 6}/{i}.png") for i in range(24)], torch.ones(24, dtype=torch.bool), judge)
+
+
+def tiny_config(out_dir, **changes) -> TrainConfig:
+    base = TrainConfig(out_dir=str(out_dir), encoder=EncoderConfig(image_size=SIZE), epochs=2, binary_epochs=1,
+                       batch_size=8)
+    return replace(base, **changes)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, faces):
+    """A 2-epoch MEM-FR run on the synthetic faces (the second epoch with the binary mask)."""
+    out = tmp_path_factory.mktemp("optical-run")
+    return train(tiny_config(out), data=faces, progress=False)
+
+
+# ------------------------------------------------------------------------------------------------
+# physics: Table 1 and Sec. 2.1
+
+
+def test_spatial_and_effective_resolution_follow_eq2_and_the_paper():
+    table = {system: values["spatial_resolution_mm"] for system, values in PAPER_TABLE_1.items()}
+    assert MEM_FR.spatial_resolution_m * 1e3 == pytest.approx(table["mem-fr"], abs=1e-9)
+    assert LOEN.spatial_resolution_m / MEM_FR.spatial_resolution_m == pytest.approx(14.2)  # "improves by 14.2 times"
+    assert round(LOEN.effective_resolution) == 11  # "an effective scene resolution of only 11 x 11"
+    assert MEM_FR.effective_resolution == pytest.approx(160, rel=0.015)  # 157.8, "160 x 160"
+    assert (MEM_FR.psf_support, LOEN.psf_support) == (33, 5)  # "5 x 5 ... dilation rate of 8 is 33 x 33"
+    assert MEM_FR.sensor_pixels_per_step == pytest.approx(30 / 3.45)  # 3.45 um pixels per 30 um step
+    # Table 1's LOEN value is measured and finer than Eq. 2 (10.6 vs 12.8 mm); docs/optical.md says so
+    assert table["loen"] / (LOEN.spatial_resolution_m * 1e3) == pytest.approx(0.83, abs=0.01)
+
+
+def test_lenslet_diffraction_spot_is_the_papers_30_um_psf_feature():
+    assert MEM_FR.lenslet_diffraction_m == pytest.approx(0.55e-6 * 14.2e-3 / 300e-6)
+    assert 0.8 < MEM_FR.lenslet_diffraction_m / MEM_FR.psf_feature_m < 1.1  # "approximately 30 um"
+    assert LOEN.lenslet_diffraction_m is None
+
+
+@pytest.mark.parametrize("setup", [LOEN, MEM_FR], ids=["loen", "mem-fr"])
+def test_centre_irradiance_equals_a_numerical_fresnel_integral(setup):
+    d, lam, l2 = setup.mask_feature_m, setup.wavelength_m, setup.mask_to_sensor_m
+    alpha = 1 / setup.scene_to_mask_m + 1 / l2 - (1 / setup.lenslet_focal_m if setup.lenslet_focal_m else 0)
+    n = 20000
+    x = ((np.arange(n) + 0.5) / n - 0.5) * d
+    one_axis = np.exp(1j * np.pi * alpha * x**2 / lam).sum() * d / n  # midpoint rule of the Fresnel integral
+    assert setup.centre_irradiance() == pytest.approx(abs(one_axis) ** 4 / (lam * l2) ** 2, rel=1e-5)
+
+
+def test_centre_irradiance_limits_are_the_inverse_square_law_and_the_focused_spot():
+    from faceveil.protect.optical import centre_irradiance
+
+    l1, l2, lam = 0.426, 1e-3, 550e-9
+    assert centre_irradiance(1.0, l1, l2, None, lam) == pytest.approx((l1 / (l1 + l2)) ** 2, rel=1e-3)
+    d, f = 300e-6, 14.2e-3
+    assert centre_irradiance(d, 1e9, f, f, lam) == pytest.approx((d**2 / (lam * f)) ** 2, rel=1e-6)
+
+
+def test_light_throughput_model_beats_loen_far_more_than_the_measured_4_37():
+    ratio = MEM_FR.relative_light_throughput(LOEN)
+    assert ratio == pytest.approx(65.7, abs=0.1)  # ideal diffraction at 550 nm
+    assert LOEN.relative_light_throughput(LOEN) == PAPER_TABLE_1["loen"]["relative_light_throughput"] == 1.0
+    assert ratio > 10 * PAPER_TABLE_1["mem-fr"]["relative_light_throughput"]  # Table 1 is a lossy measurement
+
+
+# ------------------------------------------------------------------------------------------------
+# optics
+
+
+def test_mem_fr_psf_is_the_mask_dilated_to_33x33():
+    encoder = OpticalEncoder(EncoderConfig())
+    psf = encoder.psf().detach()
+    assert psf.shape == (33, 33) and encoder.dilation == 8
+    rows, cols = psf.nonzero(as_tuple=True)
+    assert (rows % 8 == 0).all() and (cols % 8 == 0).all()
+    taps = encoder.transmissions().detach()
+    assert torch.allclose(psf[::8, ::8], taps / taps.sum())
+    assert psf.min() >= 0 and float(psf.sum()) == pytest.approx(1.0)
+    assert OpticalEncoder(EncoderConfig(system="loen")).psf().shape == (5, 5)
+    assert EncoderConfig(image_size=80).resolved_dilation == 4  # same PSF extent relative to the face
+    assert EncoderConfig(system="loen", image_size=80).resolved_dilation == 1
+
+
+def test_a_point_source_images_the_psf_centred_on_it():
+    g = torch.Generator().manual_seed(0)
+    psf = torch.rand(9, 7, generator=g)  # asymmetric: a correlation instead of a convolution would flip it
+    scene = torch.zeros(1, 1, 40, 40)
+    scene[0, 0, 12, 20] = 1.0
+    out = optical_convolution(scene, psf)[0, 0]
+    assert torch.allclose(out[8:17, 17:24], psf, atol=1e-6)
+    out[8:17, 17:24] = 0
+    assert out.abs().max() < 1e-6
+
+
+def test_optical_convolution_is_linear_and_shift_invariant():
+    psf = point_spread_function(torch.rand(5, 5, generator=torch.Generator().manual_seed(3)), 2)
+    f1, f2 = smooth_images(2, 48, seed=4).split(1)
+    lhs = optical_convolution(0.3 * f1 + 0.6 * f2, psf)
+    assert torch.allclose(lhs, 0.3 * optical_convolution(f1, psf) + 0.6 * optical_convolution(f2, psf), atol=1e-6)
+    framed = torch.zeros(1, 3, 48, 48)
+    framed[..., 12:30, 12:30] = f1[..., :18, :18]  # black all around: no light leaves the frame when shifted
+    shifted = optical_convolution(framed.roll((3, 5), (2, 3)), psf)
+    assert torch.allclose(shifted, optical_convolution(framed, psf).roll((3, 5), (2, 3)), atol=1e-6)
+
+
+def test_optical_convolution_conserves_energy_and_stays_in_range():
+    psf = OpticalEncoder(EncoderConfig(image_size=64)).psf().detach()  # 17 x 17 at 64 px
+    scene = torch.zeros(2, 3, 64, 64)
+    scene[..., 8:56, 8:56] = smooth_images(2, 48, seed=5)
+    out = optical_convolution(scene, psf)
+    assert float(out.sum()) == pytest.approx(float(scene.sum()), rel=1e-5)
+    bright = optical_convolution(torch.ones(1, 1, 64, 64), psf)
+    assert bright.max() <= 1 + 1e-6 and out.min() >= -1e-6
+
+
+def test_lenslet_blur_is_normalised_symmetric_and_widens_the_psf():
+    blur = lenslet_blur(MEM_FR, 8)
+    assert blur.shape == (5, 5) and float(blur.sum()) == pytest.approx(1.0)
+    assert torch.allclose(blur, blur.T) and torch.allclose(blur, blur.flip(0))
+    assert blur[2, 2] == blur.max()
+    psf = OpticalEncoder(EncoderConfig(diffraction=True)).psf().detach()
+    assert psf.shape == (37, 37) and float(psf.sum()) == pytest.approx(1.0) and psf.min() >= 0
+    with pytest.raises(ValueError, match="no lenslets"):
+        lenslet_blur(LOEN, 1)
+    with pytest.raises(ValueError, match="no lenslets"):
+        EncoderConfig(system="loen", diffraction=True)
+
+
+def test_binarisation_is_binary_forward_and_identity_backward():
+    weights = torch.tensor([0.1, 0.49, 0.5, 0.93], requires_grad=True)
+    hard = binarize_ste(weights)
+    assert hard.tolist() == [0.0, 0.0, 1.0, 1.0]
+    (hard * torch.tensor([1.0, 2.0, 3.0, 4.0])).sum().backward()
+    assert weights.grad.tolist() == [1.0, 2.0, 3.0, 4.0]
+    encoder = OpticalEncoder(EncoderConfig(image_size=SIZE))
+    encoder.binary = True
+    assert set(encoder.transmissions().detach().unique().tolist()) <= {0.0, 1.0}
+    encoder.psf().sum().backward()  # gradients reach the mask's parameters through the binary mask
+    assert encoder.mask.theta.grad is not None
+
+
+def test_masks_that_are_negative_or_closed_are_refused():
+    with pytest.raises(ValueError, match="blocks all light"):
+        point_spread_function(torch.zeros(5, 5), 8)
+    with pytest.raises(ValueError, match="negative"):
+        point_spread_function(-torch.ones(5, 5), 8)
+    with pytest.raises(ValueError, match="dilation"):
+        dilate_kernel(torch.ones(5, 5), 0)
+    with pytest.raises(ValueError, match="system"):
+        EncoderConfig(system="pinhole")
+
+
+# ------------------------------------------------------------------------------------------------
+# sensor
+
+
+def test_shot_and_read_noise_is_zero_mean_with_poisson_plus_read_variance():
+    electrons = torch.full((400_000,), 400.0)
+    noise = shot_and_read_noise(electrons, 5.0, torch.Generator().manual_seed(0))
+    variance = 400.0 + 5.0**2
+    assert abs(float(noise.mean())) < 4 * math.sqrt(variance / noise.numel())
+    assert float(noise.var()) == pytest.approx(variance, rel=0.01)
+
+
+def test_captured_grey_levels_have_variance_signal_over_gain_plus_read_noise():
+    config = SensorConfig(exposure=1.0, quantize=False, read_noise_electrons=20.0)
+    irradiance = torch.full((1, 1, 400, 400), 0.3)
+    levels = capture(irradiance, config, torch.Generator().manual_seed(1)) * config.max_level
+    gain = config.electrons_per_dn
+    signal = 0.3 * config.max_level
+    assert float(levels.mean()) == pytest.approx(signal, abs=0.01)
+    assert float(levels.var()) == pytest.approx(signal / gain + (20.0 / gain) ** 2, rel=0.02)
+
+
+def test_capture_is_seeded_quantised_and_saturates():
+    config = SensorConfig()
+    irradiance = smooth_images(1, 24, seed=6)
+    a = capture(irradiance, config, torch.Generator().manual_seed(2))
+    assert torch.equal(a, capture(irradiance, config, torch.Generator().manual_seed(2)))
+    assert not torch.equal(a, capture(irradiance, config, torch.Generator().manual_seed(3)))
+    levels = a * config.max_level
+    assert torch.allclose(levels, levels.round(), atol=1e-4)
+    white = capture(torch.ones(1, 1, 8, 8), SensorConfig(exposure=1.0), torch.Generator().manual_seed(0))
+    assert white.max() <= 1.0 and white.mean() > 0.99
+    noiseless = capture(irradiance, SensorConfig(noise=False, quantize=False, exposure=0.5))
+    assert torch.allclose(noiseless, 0.5 * irradiance, atol=1e-6)
+    with pytest.raises(ValueError, match="Generator"):
+        capture(irradiance, config)
+    with pytest.raises(ValueError, match="exposure"):
+        SensorConfig(exposure=1.5)
+
+
+# ------------------------------------------------------------------------------------------------
+# losses (Eqs. 3-5)
+
+
+def test_dual_cosine_loss_on_hand_made_images():
+    original = torch.tensor([1.0, 1.0, 0.0, 0.0]).view(1, 1, 2, 2)
+    captured = torch.tensor([1.0, 0.0, 0.0, 0.0]).view(1, 1, 2, 2)
+    # cos(o, c) = 1 / sqrt(2); cos(o, 1 - c) = 1 / (sqrt(2) sqrt(3))
+    assert float(dual_cosine_loss(original, captured)) == pytest.approx(1 / math.sqrt(2))
+    # the complementary (negative) image hides nothing: the second term of Eq. 3 scores it 1
+    assert float(dual_cosine_loss(original, 1 - original)) == pytest.approx(1.0)
+    a, b = smooth_images(2, 16, seed=7).split(1)
+    expected = torch.maximum(cosine_similarity_images(a, b), cosine_similarity_images(a, 1 - b))
+    assert float(dual_cosine_loss(a, b)) == pytest.approx(float(expected), rel=1e-6)
+
+
+def test_weight_gradient_loss_on_hand_made_kernels():
+    corner = torch.tensor([[1.0, 0.0], [0.0, 0.0]])
+    assert float(weight_gradient_loss(corner)) == pytest.approx(-math.sqrt(2) + 0.6, abs=1e-5)
+    flat = torch.full((5, 5), 0.5)
+    assert float(weight_gradient_loss(flat)) == pytest.approx(0.6 * 25 * 0.25, abs=1e-4)
+    checker = (torch.arange(5)[:, None] + torch.arange(5)[None, :]) % 2 * 1.0
+    assert float(weight_gradient_loss(checker)) < float(weight_gradient_loss(torch.ones(5, 5)))
+    with pytest.raises(ValueError, match="kernel"):
+        weight_gradient_loss(torch.ones(5))
+
+
+def test_total_loss_combines_the_terms_with_the_papers_weights(faces):
+    weights = LossWeights()
+    assert (weights.task, weights.cosine, weights.gradient, weights.l2) == (1.0, 20.0, 0.02, 0.6)  # Eqs. 4-5
+    model = OpticalFaceModel(ModelConfig(EncoderConfig(image_size=SIZE), n_classes=4, distill_dim=128))
+    scenes = faces.scenes(slice(0, 8))
+    output = model(scenes, torch.Generator().manual_seed(0))
+    terms = total_loss(output, scenes, faces.labels[:8], model.encoder.mask.relaxed(), weights, faces.judge[:8])
+    expected = terms["identity"] + terms["distill"] + 20 * terms["cosine"] + 0.02 * terms["gradient"]
+    assert float(terms["total"].detach()) == pytest.approx(float(expected.detach()), rel=1e-6)
+    with pytest.raises(ValueError, match="teacher"):
+        total_loss(output, scenes, faces.labels[:8], model.encoder.mask.relaxed(), weights)
+
+
+# ------------------------------------------------------------------------------------------------
+# model, training, checkpoints
+
+
+def test_a_few_training_steps_lower_the_loss(faces):
+    torch.manual_seed(0)
+    model = OpticalFaceModel(ModelConfig(EncoderConfig(image_size=SIZE), n_classes=4, distill_dim=128))
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    half = slice(None, None, 2)  # 12 faces, 3 of each identity
+    scenes, labels, teacher = faces.scenes(half), faces.labels[half], faces.judge[half]
+
+    def loss() -> torch.Tensor:
+        output = model(scenes, torch.Generator().manual_seed(0))  # the same noise every step
+        return total_loss(output, scenes, labels, model.encoder.mask.relaxed(), LossWeights(), teacher)["total"]
+
+    before = float(loss().detach())
+    for _ in range(6):
+        optimizer.zero_grad()
+        loss().backward()
+        optimizer.step()
+    assert float(loss().detach()) < before - 1.0
+
+
+def test_training_writes_a_deployable_binary_model(trained):
+    assert [h["epoch"] for h in trained.history] == [1, 2]
+    assert [h["binary_mask"] for h in trained.history] == [False, True]
+    out = trained.model_file.parent
+    for name in ("checkpoint.pt", "model.pt", "history.json", "train_config.json", "mask.png", "mask.csv"):
+        assert (out / name).is_file()
+    assert trained.model.encoder.binary
+    assert set(trained.model.encoder.transmissions().detach().unique().tolist()) <= {0.0, 1.0}
+
+
+def test_an_interrupted_run_resumes_to_the_same_model(tmp_path, faces, trained):
+    config = tiny_config(tmp_path)
+    train(replace(config, epochs=1, binary_epochs=0), data=faces, progress=False)
+    with pytest.raises(ValueError, match="binary_epochs"):  # the settings that shape the run must match
+        train(config, data=faces, progress=False)
+    resumed = train(replace(config, epochs=2, binary_epochs=0), data=faces, progress=False)
+    with pytest.raises(ValueError, match="2 epochs, more than epochs = 1"):
+        train(replace(config, epochs=1, binary_epochs=0), data=faces, progress=False)
+    straight = train(replace(config, out_dir=str(tmp_path / "straight"), binary_epochs=0), data=faces, progress=False)
+    assert resumed.history[0]["loss"] == straight.history[0]["loss"]
+    for (name, a), b in zip(resumed.model.state_dict().items(), straight.model.state_dict().values()):
+        assert torch.equal(a, b), name
+
+
+def test_training_refuses_outputs_without_a_checkpoint(tmp_path, faces):
+    (tmp_path / "history.json").write_text("[]")
+    with pytest.raises(ValueError, match="no checkpoint"):
+        train(tiny_config(tmp_path), data=faces, progress=False)
+    with pytest.raises(ValueError, match="32 pixels wide"):
+        train(tiny_config(tmp_path, encoder=EncoderConfig(image_size=64)), data=faces, progress=False, overwrite=True)
+
+
+def test_checkpoint_round_trip_keeps_config_weights_and_binary_mask(tmp_path, trained, faces):
+    model = trained.model
+    path = save_checkpoint(tmp_path / "copy.pt", model, {"note": "round trip"})
+    loaded, payload = load_checkpoint(path)
+    assert loaded.config == model.config and loaded.encoder.binary and payload["note"] == "round trip"
+    scenes = faces.scenes(slice(0, 4))
+    a = model.encrypt(scenes, torch.Generator().manual_seed(5))
+    assert torch.equal(a, loaded.encrypt(scenes, torch.Generator().manual_seed(5)))
+    assert torch.allclose(model.embed(a), loaded.embed(a))
+    (tmp_path / "foreign.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="not a readable"):
+        load_checkpoint(tmp_path / "foreign.pt")
+    torch.save({"weights": torch.ones(1)}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="not a faceveil optical"):
+        load_checkpoint(tmp_path / "other.pt")
+    with pytest.raises(FileNotFoundError):
+        load_checkpoint(tmp_path / "missing.pt")
+
+
+def test_backbones_embed_and_check_the_input_size():
+    light = make_backbone("light", 3, 64).eval()
+    assert light(torch.rand(2, 3, 20, 20)).shape == (2, 64)
+    inception = make_backbone("inception-resnet-v1", 1, 512).eval()
+    with torch.no_grad():
+        assert inception(torch.rand(1, 1, 75, 75)).shape == (1, 512)
+    assert sum(p.numel() for p in inception.parameters()) == pytest.approx(23.5e6, rel=0.01)
+    with pytest.raises(ValueError, match="at least 75"):
+        OpticalFaceModel(ModelConfig(EncoderConfig(image_size=64), backbone="inception-resnet-v1"))
+    with pytest.raises(ValueError, match="backbone"):
+        make_backbone("resnet-1000")
+    model = OpticalFaceModel(ModelConfig(EncoderConfig(image_size=SIZE)))
+    with pytest.raises(ValueError, match="shape"):
+        model(torch.rand(1, 3, SIZE + 1, SIZE + 1), torch.Generator())
+
+
+def test_training_data_sources_and_their_checks():
+    items = training_items(DataConfig(source="sample", max_identities=3))
+    assert len(items) == 12 and len({person for _, person in items}) == 3
+    with pytest.raises(ValueError, match="needs a root"):
+        DataConfig(source="lfw-dev-train")
+    with pytest.raises(ValueError, match="data source"):
+        DataConfig(source="casia")
+
+
+def test_aligned_chips_are_cached_in_resumable_shards(photos):
+    items = [(path, path.name.rsplit("_", 1)[0]) for path in sorted(photos.glob("*.jpg"))]
+    first = load_chips(items, SIZE, progress=False, shard_size=3)
+    assert first.chips.shape == (4, 3, SIZE, SIZE) and first.chips.dtype == torch.uint8
+    assert first.labels.tolist() == [0, 0, 1, 1] and first.identities == ["Alec_Baldwin", "Bill_Gates"]
+    shards = sorted(next(iter(cache_dir().glob("optical-chips/*/shard-00001.pt"))).parent.glob("shard-*.pt"))
+    assert len(shards) == 2
+    shards[1].unlink()  # as if the run had been interrupted after the first shard
+    again = load_chips(items, SIZE, progress=False, shard_size=3)
+    assert torch.equal(again.chips, first.chips) and shards[1].is_file()
+    with pytest.raises(FileNotFoundError, match="image not found"):
+        load_chips(items + [(photos / "missing.jpg", "x")], SIZE, progress=False)
+
+
+# ------------------------------------------------------------------------------------------------
+# export
+
+
+def test_exported_mask_is_the_kernel_rotated_to_the_physical_orientation(tmp_path, trained):
+    encoder = trained.model.encoder
+    png, csv = export_mask(encoder, tmp_path, pixels_per_feature=4)
+    kernel = encoder.mask.binary().detach().numpy()
+    image = np.asarray(Image.open(png))
+    assert image.shape == (20, 20) and set(np.unique(image)) <= {0, 255}
+    assert np.array_equal(image[::4, ::4] // 255, np.rot90(kernel, 2))
+    rows = [line.split(",") for line in csv.read_text().splitlines() if not line.startswith("#")][1:]
+    assert len(rows) == 25
+    first, last = rows[0], rows[-1]
+    assert (float(first[3]), float(first[4]), float(last[3]), float(first[5])) == (-600, -600, 600, 300)  # 300 um
+    assert [int(r[2]) for r in rows] == np.rot90(kernel, 2).astype(int).ravel().tolist()
+    with pytest.raises(ValueError, match="overwrite"):
+        export_mask(encoder, tmp_path)
+
+
+# ------------------------------------------------------------------------------------------------
+# attacks
+
+
+def test_wiener_deconvolution_with_the_true_response_recovers_a_noiseless_image():
+    clean_sensor = SensorConfig(noise=False, quantize=False, exposure=0.7)
+    encoder = OpticalEncoder(EncoderConfig(image_size=64, mask_seed=3, sensor=clean_sensor))
+    encoder.binary = True
+    scene = torch.zeros(2, 3, 64, 64)
+    scene[..., 8:56, 8:56] = smooth_images(2, 48, seed=8)  # a black band of half the 17-px PSF: linear = circular
+    captured = encoder(scene).detach()
+    restored = wiener_deconvolution(captured, encoder.response().detach(), nsr=1e-7)
+    assert float(psnr(restored, scene).min()) > 40
+    assert float(psnr(captured, scene).max()) < 25  # the encryption itself is far from the scene
+    with pytest.raises(ValueError, match="psf"):
+        wiener_deconvolution(captured, torch.ones(4, 4))
+
+
+def test_unet_attack_learns_on_half_of_the_pairs():
+    originals = smooth_images(12, 30, seed=9)  # 30 px: not a multiple of 2^depth, padded inside
+    psf = point_spread_function(torch.rand(3, 3, generator=torch.Generator().manual_seed(4)), 4)
+    encrypted = optical_convolution(originals, psf).clamp(0, 1)
+    config = AttackConfig(pairs=12, epochs=25, batch_size=3, base_channels=8, depth=2, seed=0)
+    result = train_unet_attack(encrypted, originals, config, progress=False)
+    assert len(result.train_index) == len(result.eval_index) == 6
+    assert not set(result.train_index.tolist()) & set(result.eval_index.tolist())
+    assert result.losses[-1] < 0.5 * result.losses[0]
+    assert reconstruct(result.model, encrypted[:2]).shape == (2, 3, 30, 30)
+    with pytest.raises(ValueError, match="only 12"):
+        split_pairs(12, 20)
+
+
+def test_attack_model_round_trip(tmp_path):
+    originals = smooth_images(4, 16, seed=10)
+    result = train_unet_attack(originals, originals, AttackConfig(pairs=4, epochs=1, base_channels=4, depth=1),
+                               progress=False)
+    save_attack(tmp_path / "unet.pt", result, AttackConfig(pairs=4, epochs=1, base_channels=4, depth=1))
+    model, config = load_attack(tmp_path / "unet.pt")
+    assert config.base_channels == 4
+    assert torch.equal(reconstruct(model, originals), reconstruct(result.model, originals))
+
+
+# ------------------------------------------------------------------------------------------------
+# command line (wired as cli.py will wire it: see cli_optical's docstring)
+
+
+def run_cli(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="faceveil")
+    sub = parser.add_subparsers(dest="command", required=True)
+    registries = [sub.add_parser(name).add_subparsers(dest=f"{name}_kind", required=True)
+                  for name in ("protect", "train", "attack")]
+    cli_optical.register(*registries)
+    args = parser.parse_args(argv)
+    args.argv = argv
+    return args.func(args)
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("photos")
+    for name in ("Alec_Baldwin", "Bill_Gates"):
+        for number in (1, 2):
+            shutil.copy(sample_root() / "lfw" / name / f"{name}_000{number}.jpg", folder)
+    return folder
+
+
+def test_protect_optical_without_a_checkpoint_says_how_to_get_one(tmp_path, photos):
+    with pytest.raises(ValueError, match="train optical"):
+        run_cli(["protect", "optical", str(photos), "--out", str(tmp_path / "out")])
+    with pytest.raises(FileNotFoundError, match="checkpoint not found"):
+        run_cli(["protect", "optical", str(photos), "--checkpoint", str(tmp_path / "none.pt"), "--out",
+                 str(tmp_path / "out")])
+    assert not (tmp_path / "out").exists()
+
+
+def test_protect_then_attack_on_the_command_line(tmp_path, photos, trained, capsys):
+    out, scenes, attack = tmp_path / "encrypted", tmp_path / "scenes", tmp_path / "attack"
+    argv = ["protect", "optical", str(photos), "--checkpoint", str(trained.model_file), "--out", str(out),
+            "--scenes", str(scenes), "--quiet"]
+    assert run_cli(argv) == 0
+    encrypted = sorted(out.glob("*.png"))
+    assert [p.name for p in encrypted] == ["Alec_Baldwin_0001.png", "Alec_Baldwin_0002.png", "Bill_Gates_0001.png",
+                                           "Bill_Gates_0002.png"]
+    assert Image.open(encrypted[0]).size == (SIZE, SIZE) and (scenes / "Bill_Gates_0001.png").is_file()
+    sidecar = json.loads(encrypted[0].with_suffix(".json").read_text())
+    assert sidecar["system"] == "mem-fr" and sidecar["face_detected"] and sidecar["sensor_seed"] == 0
+    with pytest.raises(ValueError, match="--overwrite"):
+        run_cli(argv)
+    with pytest.raises(ValueError, match="inside the input folder"):
+        run_cli(["protect", "optical", str(photos), "--checkpoint", str(trained.model_file), "--out",
+                 str(photos / "x")])
+
+    assert run_cli(["attack", "deconv", "--encrypted", str(out), "--original", str(scenes), "--method", "wiener",
+                    "--checkpoint", str(trained.model_file), "--out", str(attack), "--quiet"]) == 0
+    result = json.loads((attack / "result.json").read_text())
+    assert result["method"] == "wiener" and result["n"] == 4
+    assert len(list((attack / "reconstructed").glob("*.png"))) == 4
+    assert run_cli(["attack", "deconv", "--encrypted", str(out), "--original", str(scenes), "--epochs", "1",
+                    "--batch-size", "2", "--out", str(tmp_path / "unet"), "--quiet"]) == 0
+    result = json.loads((tmp_path / "unet" / "result.json").read_text())
+    assert result["method"] == "unet" and result["attack"]["train_pairs"] == 2 and result["n"] == 2
+    assert (tmp_path / "unet" / "unet.pt").is_file()
+    with pytest.raises(ValueError, match="--checkpoint"):
+        run_cli(["attack", "deconv", "--encrypted", str(out), "--original", str(scenes), "--method", "wiener",
+                 "--out", str(tmp_path / "a2")])
+    with pytest.raises(ValueError, match="pairs"):
+        run_cli(["attack", "deconv", "--encrypted", str(out), "--original", str(scenes), "--pairs", "6",
+                 "--out", str(tmp_path / "a3")])
+    (scenes / "Bill_Gates_0001.png").unlink()
+    with pytest.raises(FileNotFoundError, match="no original for Bill_Gates_0001.png"):
+        run_cli(["attack", "deconv", "--encrypted", str(out), "--original", str(scenes), "--out", str(tmp_path / "a4")])
+
+
+def test_train_optical_reads_the_configuration_strictly(tmp_path):
+    config = tmp_path / "run.json"
+    config.write_text(json.dumps({"out_dir": str(tmp_path / "run"), "learning_rte": 0.1}))
+    with pytest.raises(ValueError, match="learning_rte"):
+        run_cli(["train", "optical", "--config", str(config)])
+    config.write_text(json.dumps({"out_dir": str(tmp_path / "run"), "encoder": {"system": "mem-fr", "kernel": 5}}))
+    with pytest.raises(ValueError, match=r"encoder: unknown setting\(s\) kernel"):
+        run_cli(["train", "optical", "--config", str(config)])
+    config.write_text("{not json")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        run_cli(["train", "optical", "--config", str(config)])
+    with pytest.raises(FileNotFoundError):
+        run_cli(["train", "optical", "--config", str(tmp_path / "missing.json")])
