@@ -32,7 +32,7 @@ from .recognition.registry import MODEL_NAMES, make_embedder
 from .recognition.pipeline import embed_files
 
 #: the settings that won the LFW ablation (docs/benchmarks.md); the defaults of every command
-DEFAULTS = {"detector": "hog", "upsample": 1, "landmarks": 5, "flip": False, "jitter": 0, "metric": "cosine"}
+DEFAULTS = {"detector": "hog", "upsample": 1, "landmarks": 68, "flip": True, "jitter": 0, "metric": "cosine"}
 
 
 class CliError(Exception):

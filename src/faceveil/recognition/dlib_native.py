@@ -23,7 +23,7 @@ _WORKER_MODEL = None
 
 #: cosine threshold of the dlib ResNet (native and torch port): the mean of the ten fold thresholds of
 #: LFW View 2 with the default settings (docs/benchmarks.md)
-DLIB_COSINE_THRESHOLD = 0.904
+DLIB_COSINE_THRESHOLD = 0.911
 
 
 def _load_model():
