@@ -36,6 +36,11 @@ CONFIGS = {
     "jitter10": ({}, {"jitter": 10}, "cosine"),
     "flip+euclidean": ({}, {"flip": True}, "euclidean"),
     "jitter10+euclidean": ({}, {"jitter": 10}, "euclidean"),
+    "landmarks68+flip": ({"landmarks": 68}, {"flip": True}, "cosine"),
+    "landmarks68+flip+euclidean": ({"landmarks": 68}, {"flip": True}, "euclidean"),
+    "landmarks68+jitter10": ({"landmarks": 68}, {"jitter": 10}, "cosine"),
+    "hog+cnn+landmarks68+flip": ({"detector": "hog+cnn", "landmarks": 68}, {"flip": True}, "cosine"),
+    "hog+cnn+landmarks68+flip+euclidean": ({"detector": "hog+cnn", "landmarks": 68}, {"flip": True}, "euclidean"),
 }
 
 
