@@ -30,6 +30,18 @@ def lfw_root() -> Path:
     return LFW_ROOT.resolve()
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch thread for a module of small tensor operations: on a busy 2-core machine, intra-op
+    threads cost more in waiting than they save. Use with ``pytest.mark.usefixtures``."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _private_cache(tmp_path_factory):
     """Keep tests away from the user's cache unless FACEVEIL_CACHE is set (CI sets a fresh one)."""

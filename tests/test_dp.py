@@ -32,14 +32,7 @@ from faceveil.protect.face_features import face_crops, to_grey
 SIZE = 24  # small crops keep every test fast; the maths does not depend on the size
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One torch thread: the many small tensor operations here are far slower with threads that
-    compete with other processes for the cores; restored afterwards."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

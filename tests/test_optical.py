@@ -30,13 +30,7 @@ from faceveil.protect.optical.model import save_checkpoint
 SIZE = 32  # tiny scenes keep training fast; the optics do not depend on the size
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One torch thread: small tensor operations are slower with threads competing for the cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def smooth_images(n: int, size: int, seed: int, channels: int = 3) -> torch.Tensor:

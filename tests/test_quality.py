@@ -34,13 +34,7 @@ from faceveil.eval.quality import (
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """These tensors are small: on a busy machine, intra-op threads cost more in waiting than they save."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def noisy_pair(shape, sigma=0.1, seed=0, dtype=torch.float32):
