@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from faceveil.data.images import load_rgb, to_tensor
 from faceveil.data.lfw import LFW
 from faceveil.data.sample import sample_root
 from faceveil.faces.align import FaceAligner
@@ -64,8 +65,7 @@ def test_cache_hits_on_content_and_misses_on_settings(judge, aligner, two_people
 
 
 def test_worker_processes_give_the_same_descriptors(judge, aligner, two_people):
-    chips = torch.stack([torch.from_numpy(aligner.align(np.asarray(__import__("PIL.Image", fromlist=["Image"]).open(p).convert("RGB"))).chip) for p in two_people * 2])
-    chips = chips.permute(0, 3, 1, 2).float() / 255
+    chips = to_tensor([aligner.align(load_rgb(p)).chip for p in two_people * 2])
     pooled = DlibEmbedder(workers=2)
     try:
         assert torch.equal(pooled.embed_raw(chips), judge.embed_raw(chips))
