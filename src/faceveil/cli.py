@@ -23,6 +23,9 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__, cli_dp, cli_optical
+from .bench import dp as bench_dp
+from .bench import optical as bench_optical
+from .bench import optical_sweep as bench_optical_sweep
 from .data.folders import expand_inputs
 from .data.lfw import LFW
 from .data.sample import sample_root
@@ -188,6 +191,15 @@ def build_parser() -> argparse.ArgumentParser:
     attack = sub.add_parser("attack", help="reconstruction attacks on protected images")
     cli_optical.register(protect_sub, train.add_subparsers(dest="trainable", required=True),
                          attack.add_subparsers(dest="attack_kind", required=True))
+    bench = sub.add_parser("bench", help="benchmarks of the protections (tables, plots, result.json)")
+    bench_sub = bench.add_subparsers(dest="bench", required=True)
+    for name, module, summary in (("dp", bench_dp, "seed 004's measurements of the DP mechanisms on faces"),
+                                  ("optical", bench_optical, "MEM-FR against LOEN: recognition, privacy, attacks"),
+                                  ("optical-sweep", bench_optical_sweep, "MEM-FR mask size and dilation (Fig. 2)")):
+        command = bench_sub.add_parser(name, help=summary, description=module.__doc__,
+                                       formatter_class=argparse.RawDescriptionHelpFormatter)
+        module.add_arguments(command)
+        command.set_defaults(func=module.run)
     return parser
 
 

@@ -18,9 +18,9 @@ F is the eigenface vector of the face's dlib chip (docs/dp.md), M_F = --features
 fitted on the embedded sample: for LFW, pass --basis fitted on people outside the evaluated photos.
 
 Full run (not made yet: hours on 2 cores, LMGD dominates):
-    python benchmarks/bench_dp.py --root ../shared/data/lfw --basis BASIS.npz --images 300 --out results/dp
+    faceveil bench dp --root ../shared/data/lfw --basis BASIS.npz --images 300 --out results/dp
 Smoke test on the embedded sample (about a minute):
-    python benchmarks/bench_dp.py --images 3 --epsilons 0.2 1.0 --features 16 --lmgd-max-iterations 300 \
+    faceveil bench dp --images 3 --epsilons 0.2 1.0 --features 16 --lmgd-max-iterations 300 \
         --speed-images 1 --out /tmp/bench_dp
 """
 
@@ -30,7 +30,7 @@ import argparse
 import json
 import math
 import platform
-import sys
+import shlex
 import time
 from pathlib import Path
 
@@ -215,8 +215,8 @@ def speed(args, photos, basis) -> dict:
     return timing
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    """The options of ``faceveil bench dp``."""
     ap.add_argument("--root", default=None, help="LFW root (default: the embedded sample)")
     ap.add_argument("--images", type=int, default=20, help="photos: the first of each of the first N people")
     ap.add_argument("--epsilons", type=float, nargs="+", default=[0.2, 0.4, 0.6, 0.8, 1.0])
@@ -229,7 +229,10 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a shared machine)")
     ap.add_argument("--out", required=True, help="folder for result.json and the figures")
-    args = ap.parse_args()
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the benchmark of ``args`` (the options of :func:`add_arguments`); writes ``result.json``."""
     torch.set_num_threads(args.threads)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -249,13 +252,12 @@ def main() -> None:
     print_table(table)
     timing = speed(args, photos[: args.speed_images], basis)
     figures = plot(table, out)
-    record = {"command": " ".join(sys.argv), "version": __version__, "seed": args.seed, "settings": vars(args),
+    settings = {k: v for k, v in vars(args).items() if k not in ("func", "argv")}
+    record = {"command": shlex.join(["faceveil", *args.argv]), "version": __version__, "seed": args.seed,
+              "settings": settings,
               "data": {"root": str(root), "images": [str(p) for p in paths], "basis": basis.config()},
               "machine": {"python": platform.python_version(), "torch_threads": args.threads},
               "seconds": time.perf_counter() - t0, "table": table, "speed": timing, "rows": rows}
     (out / "result.json").write_text(json.dumps(record, indent=1))
     print(f"wrote {out / 'result.json'} and {', '.join(p.name for p in figures)}")
-
-
-if __name__ == "__main__":
-    main()
+    return 0

@@ -17,12 +17,12 @@ on CASIA-WebFace; pass --image-size 160 --backbone inception-resnet-v1 on a GPU)
 The judge sees 150 x 150 resamplings of the S x S dlib chips (docs/optical.md). LFW View 2 shares people
 with View 1 DevTrain; the script reports the accuracy on all View 2 pairs, as seed 000 does.
 
-Full run (not made yet; hours on 2 CPU cores, minutes on a GPU):
-    python benchmarks/bench_optical.py --root ../shared/data/lfw --image-size 80 --epochs 30 \
+Full run (hours on 2 CPU cores, minutes on a GPU):
+    faceveil bench optical --root ../shared/data/lfw --image-size 80 --epochs 30 \
         --attack-pairs 200 600 --attack-epochs 100 --out results/optical
 Smoke test on the embedded sample (47 s on 2 shared cores with an empty cache; the sample's 40 people
 are both the training and the test people, so its numbers only show that everything runs):
-    python benchmarks/bench_optical.py --image-size 48 --epochs 3 --binary-epochs 1 --attack-pairs 20 40 \
+    faceveil bench optical --image-size 48 --epochs 3 --binary-epochs 1 --attack-pairs 20 40 \
         --attack-epochs 5 --attack-width 16 --threads 1 --out /tmp/bench_optical --quiet
 """
 
@@ -32,7 +32,7 @@ import argparse
 import json
 import os
 import platform
-import sys
+import shlex
 import time
 from pathlib import Path
 
@@ -53,8 +53,8 @@ PAPER = {"judge_on_encrypted": 0.6310, "judge_on_unet_600": 0.6985,
          "unet": {200: {"psnr": 19.26, "ssim": 0.55}, 600: {"psnr": 21.84, "ssim": 0.65}}}
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``faceveil bench optical``."""
     p.add_argument("--root", default=None, help="LFW root (default: the embedded sample)")
     p.add_argument("--systems", nargs="+", choices=SYSTEMS, default=list(SYSTEMS))
     p.add_argument("--image-size", type=int, default=80, help="scene side S (seed 000: 160)")
@@ -74,7 +74,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     p.add_argument("--out", required=True, help="output folder: result.json and one training run per system")
     p.add_argument("--quiet", action="store_true")
-    return p.parse_args(argv)
 
 
 def view2_faces(root: Path, size: int, args):
@@ -194,8 +193,8 @@ def print_table(rows: list[dict], judge_clean: dict) -> None:
         print(label.ljust(width) + "".join(str(c).rjust(18) for c in cells))
 
 
-def main(argv=None) -> int:
-    args = parse_args(argv)
+def run(args: argparse.Namespace) -> int:
+    """Run the benchmark of ``args`` (the options of :func:`add_arguments`); writes ``result.json``."""
     if args.threads:
         torch.set_num_threads(args.threads)
     out = Path(args.out)
@@ -213,12 +212,12 @@ def main(argv=None) -> int:
     rows = [run_system(system, args, source, train_faces, test, judge) for system in args.systems]
     print_table(rows, judge_clean)
     result = {
-        "command": "python " + " ".join([sys.argv[0]] + (argv if argv is not None else sys.argv[1:])),
+        "command": shlex.join(["faceveil", *args.argv]),
         "data": {"root": str(root.resolve()), "embedded_sample": args.root is None,
                  "train_people": len(train_faces.identities), "train_images": len(train_faces),
                  "train_fallbacks": int((~train_faces.detected).sum()), "view2_images": len(faces),
                  "view2_pairs": len(labels), "view2_fallbacks": int((~faces.detected).sum())},
-        "settings": vars(args), "seed": args.seed, "version": __version__,
+        "settings": {k: v for k, v in vars(args).items() if k not in ("func", "argv")}, "seed": args.seed, "version": __version__,
         "machine": {"python": platform.python_version(), "torch": torch.__version__, "cpus": os.cpu_count(),
                     "threads": torch.get_num_threads(), "device": args.device},
         "seconds": time.perf_counter() - t0, "judge_on_originals": judge_clean, "derived_table_1": table_1(),
@@ -229,7 +228,3 @@ def main(argv=None) -> int:
     (out / "result.json").write_text(json.dumps(result, indent=1))
     print(f"wrote {out / 'result.json'} ({result['seconds']:.0f} s)")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,45 @@
+"""``faceveil bench optical`` and ``faceveil bench optical-sweep`` end to end on the embedded sample."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from faceveil.bench.optical_sweep import grid
+from faceveil.cli import main
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def test_sweep_grid_runs_each_setting_once_in_order():
+    assert grid([3, 5, 7], [1, 4], 4) == [(3, 4), (5, 4), (7, 4), (5, 1)]
+
+
+def test_optical_bench_writes_both_systems_and_the_papers_figures(tmp_path):
+    out = tmp_path / "bench"
+    argv = ["bench", "optical", "--image-size", "32", "--epochs", "1", "--binary-epochs", "1", "--attack-pairs",
+            "8", "500", "--attack-epochs", "1", "--attack-width", "4", "--out", str(out), "--quiet"]
+    assert main(argv) == 0
+    result = json.loads((out / "result.json").read_text())
+    assert result["command"] == "faceveil " + " ".join(argv)
+    assert [s["system"] for s in result["systems"]] == ["mem-fr", "loen"]
+    for system in result["systems"]:
+        assert list(system["unet"]) == ["8"]  # 500 pairs exceed the sample's 160 faces: skipped, not faked
+        assert 0 <= system["verification"]["accuracy_mean"] <= 1
+        assert system["history"][-1]["binary_mask"]
+    assert result["paper"]["judge_on_encrypted"] == 0.6310
+    assert result["judge_on_originals"]["accuracy_mean"] > 0.9  # the judge on the clean sample faces
+    assert (out / "mem-fr" / "mask.csv").is_file()
+
+
+def test_optical_sweep_trains_one_run_per_setting(tmp_path):
+    out = tmp_path / "sweep"
+    assert main(["bench", "optical-sweep", "--image-size", "32", "--epochs", "1", "--kernel-sizes", "3", "5",
+                 "--dilations", "1", "--out", str(out), "--quiet"]) == 0
+    result = json.loads((out / "result.json").read_text())
+    settings = [(r["kernel_size"], r["dilation_px"], r["psf_support_px"]) for r in result["rows"]]
+    assert result["system_dilation_px"] == 2  # 8 pixels at 160, scaled to 32
+    assert settings == [(3, 2, 5), (5, 2, 9), (5, 1, 5)]
+    assert (out / "sweep.png").stat().st_size > 0
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["k3-d2", "k5-d1", "k5-d2"]
