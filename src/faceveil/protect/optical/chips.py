@@ -200,8 +200,9 @@ def load_chips(items: list[tuple[Path, str]], size: int, detector: str = "hog", 
 
                     embedder = DlibTorchEmbedder(device=device)
                 shard["judge"] = embedder.embed_raw(judge_view(chips.float() / 255))
-            torch.save(shard, path.with_name(path.name + ".tmp"))
-            os.replace(path.with_name(path.name + ".tmp"), path)
+            temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # two runs may fill one cache
+            torch.save(shard, temporary)
+            os.replace(temporary, path)
             bar.update(len(batch))
         shards.append(torch.load(path, weights_only=True))
     bar.close()
