@@ -19,7 +19,7 @@ def test_sweep_grid_runs_each_setting_once_in_order():
 def test_optical_bench_writes_both_systems_and_the_papers_figures(tmp_path):
     out = tmp_path / "bench"
     argv = ["bench", "optical", "--image-size", "32", "--epochs", "1", "--binary-epochs", "1", "--attack-pairs",
-            "8", "500", "--attack-epochs", "1", "--attack-width", "4", "--out", str(out), "--quiet"]
+            "8", "500", "--attack-epochs", "1", "--attack-width", "4", "--judge-folds", "4", "--out", str(out), "--quiet"]
     assert main(argv) == 0
     result = json.loads((out / "result.json").read_text())
     assert result["command"] == "faceveil " + " ".join(argv)
@@ -30,6 +30,7 @@ def test_optical_bench_writes_both_systems_and_the_papers_figures(tmp_path):
         assert system["history"][-1]["binary_mask"]
     assert result["paper"]["judge_on_encrypted"] == 0.6310
     assert result["judge_on_originals"]["accuracy_mean"] > 0.9  # the judge on the clean sample faces
+    assert (result["judge_on_originals"]["folds"], result["judge_on_originals"]["pairs"]) == (4, 48)
     assert (out / "mem-fr" / "mask.csv").is_file()
 
 
