@@ -1,26 +1,35 @@
 """RDP, RDP-NA, RDP-LMGD, Pixel-DP and DCT-DP on face photos: seed 004's measurements and their speed.
 
-Per method and budget eps_0 (p = 0.02 as in the seed), over the photos:
-  * Fig. 2: normalised difference |s_r^2 - s_t^2| / s_t^2 of the real squared error of the noisy photo,
-    s_r^2 = sum_k (P'_k - P_k)^2, and the theory for the drawn K, s_t^2 = 2 sum_{k<=K} b_k^2;
+Per feature vector F, method and budget eps_0 (p = 0.02 as in the seed), over the photos:
+  * Fig. 2: normalised difference of the real squared error of the noisy photo, s_r^2 = sum_k (P'_k - P_k)^2,
+    and the theory for the drawn K, s_t^2 = 2 sum_{k<=K} b_k^2: pooled over the photos,
+    |sum s_r^2 - sum s_t^2| / sum s_t^2, and the median of the per-photo |s_r^2 - s_t^2| / s_t^2;
   * Fig. 3: log10 s_r^2 (8-bit pixel units, before clipping to [0, 255]);
   * Table II: SSIM; Fig. 4: PSNR, standard (clipped image, peak 255; photos the noise left unchanged
     at 8 bits, PSNR +inf, are counted apart as "same") and the seed's Eq. (7),
     10 log10(max(P')^2 / s_r^2) with s_r^2 the *sum* as the seed defines it;
-  * Table III: the bypass attack: the protected photo (8-bit PNG as released) against the original with
-    the reference judge (dlib ResNet): FNR at the judge's cosine threshold and at the seed's Euclidean
-    threshold 0.975;
-  * speed: NA and LMGD on 112x112 grey crops (closed-form weights) and 250x250 RGB photos (autograd
-    weights through the chip extraction), and the per-image cost of diffprivlib's Laplace mechanism
-    (one call per pixel) next to faceveil's noise on the same image.
+  * Table III: the bypass attack: the protected photo (8-bit, as released) against the original with
+    the reference judge (native dlib ResNet, its own face detection on the noisy photo): FNR at the
+    judge's cosine threshold and at the seed's Euclidean threshold 0.975;
+  * accounting: |sum_i eps_i / eps_0 - 1| of the scales used, RDP-LMGD's iterations and convergence;
+  * speed: RDP-NA and RDP-LMGD on 112x112 grey and 250x250 RGB eigenface crops (closed-form weights,
+    timed apart as the one-off cost), against diffprivlib's Laplace mechanism on as many coefficients.
 
-F is the eigenface vector of the face's dlib chip (docs/dp.md), M_F = --features; the default basis is
-fitted on the embedded sample: for LFW, pass --basis fitted on people outside the evaluated photos.
+F (--features-model): ``eigenfaces``, M_F = --features eigenfaces of the face's dlib chip (docs/dp.md);
+``dlib-torch``, the judge's own 128-D raw embedding through the PyTorch port (RDP-NA and RDP-LMGD only,
+on the first --dlib-torch-images photos), with w_ik from autograd. Either way F is linearised once per
+photo (TaylorFeatures, Eq. 2), and the sensitivities are measured on the basis' people.
 
-Full run (not made yet: hours on 2 cores, LMGD dominates):
-    faceveil bench dp --root ../shared/data/lfw --basis BASIS.npz --images 300 --out results/dp
-Smoke test on the embedded sample (about a minute):
-    faceveil bench dp --images 3 --epsilons 0.2 1.0 --features 16 --lmgd-max-iterations 300 \
+With --root (LFW): the basis is fitted on View 1 DevTrain people (first photo of each, cached), the
+photos are the first photo of --images people drawn (--seed) from View 1 DevTest: disjoint people.
+Without: the embedded sample (basis and photos from the same 40 people: a smoke test only).
+
+Full run (docs/dp.md: 39 minutes on one thread, plus about 7 once to fit and cache the DevTrain bases
+and the dlib sensitivities):
+    faceveil bench dp --root ../shared/data/lfw --images 100 --features-model eigenfaces dlib-torch \\
+        --dlib-torch-images 10 --speed-images 5 --out results/dp
+Smoke test on the embedded sample (about 25 s):
+    faceveil bench dp --images 3 --epsilons 0.2 1.0 --features 16 --lmgd-max-iterations 300 \\
         --speed-images 1 --out /tmp/bench_dp
 """
 
@@ -30,13 +39,13 @@ import argparse
 import json
 import math
 import platform
+import random
 import shlex
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
 from faceveil import __version__
 from faceveil.data.folders import read_identity_folders
@@ -44,102 +53,245 @@ from faceveil.data.images import load_rgb, to_tensor, to_uint8
 from faceveil.data.sample import sample_root
 from faceveil.eval.quality import psnr, ssim
 from faceveil.faces.align import FaceAligner
-from faceveil.protect.dp import METHODS, DPConfig, protect_dp
+from faceveil.protect.domains import make_domain
+from faceveil.protect.dp import METHODS, DPAccount, DPConfig, protect_dp
+from faceveil.protect.dp_features import eigenface_weights
 from faceveil.protect.dp_noise import NoiseSource, laplace_noise
 from faceveil.protect.eigenfaces import Eigenfaces
-from faceveil.protect.face_features import PhotoFeatures, chip_aligner, sample_eigenfaces, to_grey
+from faceveil.protect.face_features import (EmbedderFeatures, PhotoFeatures, TaylorFeatures, dev_train_photos,
+                                            embedding_sensitivity, face_crops, lfw_eigenfaces, lfw_people_photos,
+                                            sample_eigenfaces)
 from faceveil.recognition.dlib_native import DlibEmbedder
 
 PAPER_EUCLIDEAN_THRESHOLD = 0.975  # seed 004, Sec. VII-C (face_recognition distance)
+FEATURE_MODELS = ("eigenfaces", "dlib-torch")
+#: seed 004, Table II (LFW): SSIM at eps_0 = 0.2, 0.4, 0.6, 0.8, 1.0
+PAPER_SSIM = {
+    "dct": (0.9767, 0.9908, 0.9937, 0.9956, 0.9965),
+    "pixel": (0.9826, 0.9918, 0.9953, 0.9962, 0.9972),
+    "rdp": (0.9844, 0.9926, 0.9953, 0.9963, 0.9973),
+    "rdp-na": (0.9954, 0.9980, 0.9988, 0.9992, 0.9994),
+    "rdp-lmgd": (0.9955, 0.9983, 0.9991, 0.9993, 0.9994),
+}
+PAPER_EPSILONS = (0.2, 0.4, 0.6, 0.8, 1.0)
+#: seed 004, Table III (LFW): FNR "under the same utility setting" (one value per method)
+PAPER_FNR = {"dct": 0.3775, "pixel": 0.3944, "rdp": 0.4005, "rdp-na": 0.7718, "rdp-lmgd": 0.8138}
 
 
 def paper_psnr(noisy: torch.Tensor, clean: torch.Tensor) -> float:
-    """Seed 004, Eq. (7): 10 log10(max(P')^2 / s_r^2), s_r^2 = sum_k (P'_k - P_k)^2 (as printed: a sum)."""
+    """Seed 004, Eq. (7): 10 log10(max(P')^2 / s_r^2), s_r^2 = sum_k (P'_k - P_k)^2 (as printed: a sum).
+
+    Args: images of any one shape, in the same units (8-bit levels here); ``noisy`` != ``clean``.
+    """
     squared_error = float((noisy - clean).double().pow(2).sum())
     return 10 * math.log10(float(noisy.max()) ** 2 / squared_error)
 
 
-def judge_embeddings(photos: list[np.ndarray], judge: DlibEmbedder, aligner: FaceAligner) -> tuple[torch.Tensor, int]:
-    """Raw dlib descriptors (N, 128) of photos and the number of fallback boxes."""
+def paper_ssim(method: str, epsilon0: float) -> float | None:
+    """The seed's Table II SSIM on LFW for ``method`` at ``epsilon0``, None where it has none."""
+    for eps, value in zip(PAPER_EPSILONS, PAPER_SSIM[method]):
+        if math.isclose(eps, epsilon0):
+            return value
+    return None
+
+
+def select_photos(root: Path | None, n: int, seed: int) -> tuple[list[tuple[Path, str]], str]:
+    """The evaluated photos (path, person) and their description.
+
+    LFW (``root``): the first photo of ``n`` people drawn with ``seed`` from View 1 DevTest (people
+    file order kept), none of whom is in DevTrain, the basis' people. The embedded sample (None): the
+    first photo of each of its first ``n`` people.
+    """
+    if root is None:
+        first = {}
+        for path, person in read_identity_folders(sample_root() / "lfw"):
+            first.setdefault(person, path)
+        return [(p, person) for person, p in first.items()][:n], "embedded LFW sample, first photo of each person"
+    people = lfw_people_photos(root, "dev-test")
+    chosen = sorted(random.Random(seed).sample(range(len(people)), min(n, len(people))))
+    return ([people[i] for i in chosen],
+            f"LFW View 1 DevTest: first photo of {len(chosen)} of its {len(people)} people (drawn with seed {seed})")
+
+
+def training_photos(root: Path | None, per_person: int) -> tuple[list[tuple[Path, str]], str, str]:
+    """Photos (path, person) the sensitivities of an embedder are measured on, their description and
+    cache key: the basis' people (LFW View 1 DevTrain, or the embedded sample)."""
+    if root is None:
+        return read_identity_folders(sample_root() / "lfw"), "the embedded LFW sample", "lfw-sample"
+    return dev_train_photos(root, per_person)
+
+
+def load_basis(args: argparse.Namespace, root: Path | None) -> Eigenfaces:
+    """--basis: ``sample``, ``lfw-dev-train`` (needs --root) or an ``Eigenfaces.save`` file; by default
+    ``lfw-dev-train`` with --root, else ``sample``. Fitted bases: --basis-components grey eigenfaces of
+    --basis-size chips."""
+    choice = args.basis or ("lfw-dev-train" if root is not None else "sample")
+    if choice == "sample":
+        return sample_eigenfaces(args.basis_components, args.basis_size)
+    if choice == "lfw-dev-train":
+        if root is None:
+            raise ValueError("--basis lfw-dev-train needs --root (the LFW copy)")
+        return lfw_eigenfaces(root, args.basis_components, args.basis_size, per_person=args.basis_per_person)
+    return Eigenfaces.load(choice)
+
+
+def rgb250_basis(args: argparse.Namespace, root: Path | None) -> Eigenfaces:
+    """The basis of the 250x250 RGB speed case: --basis-components eigenfaces of 250x250 RGB chips of the
+    first --speed-basis-people DevTrain people (LFW) or of the embedded sample."""
+    if root is None:
+        return sample_eigenfaces(args.basis_components, 250, grey=False)
+    return lfw_eigenfaces(root, args.basis_components, 250, False, args.basis_per_person, args.speed_basis_people)
+
+
+def released_photo(noisy: torch.Tensor) -> np.ndarray:
+    """The photo as released: (1, C, H, W) noisy values -> clipped, 8-bit (H, W, C) uint8."""
+    return np.ascontiguousarray(to_uint8(noisy.clamp(0, 1))[0])
+
+
+def noise_measures(noisy: torch.Tensor, clean: torch.Tensor, account: DPAccount) -> dict:
+    """Fig. 2-4 and Table II measures of one protected photo: ``noisy`` (1, C, H, W) before clipping,
+    ``clean`` (1, C, H, W) in [0, 1]; squared errors in 8-bit units (0-255)."""
+    real = float((noisy - clean).double().mul(255).pow(2).sum())
+    theory = 2 * math.fsum(b * b for b in account.scales) * 255**2
+    clipped = noisy.clamp(0, 1)
+    quality = float(psnr(clipped, clean)[0])
+    solver = account.solver or {}
+    return {
+        "K": account.K, "n_features": account.n_features,
+        "budget_residual": abs(account.total_epsilon / account.epsilon0 - 1),
+        "lmgd_iterations": solver.get("iterations"), "lmgd_converged": solver.get("converged"),
+        "variance_real": real, "variance_theory": theory,
+        "variance_difference": abs(real - theory) / theory if theory > 0 else None,
+        "log10_variance_real": math.log10(real) if real > 0 else None,
+        "ssim": float(ssim(clipped, clean)[0]), "psnr": quality if math.isfinite(quality) else None,
+        "psnr_eq7": paper_psnr(noisy * 255, clean * 255) if real > 0 else None,
+    }
+
+
+def judge_embeddings(photos: list[np.ndarray], judge: DlibEmbedder, aligner: FaceAligner) -> tuple[torch.Tensor, list[bool]]:
+    """Raw dlib descriptors (N, 128) of RGB uint8 photos (H, W, 3), and whether a face was detected in
+    each (False: the judge used its fallback box)."""
     faces = [aligner.align(photo) for photo in photos]
-    return judge.embed_raw(to_tensor([f.chip for f in faces])), sum(not f.detected for f in faces)
+    return judge.embed_raw(to_tensor([f.chip for f in faces])), [f.detected for f in faces]
 
 
-def quality_and_attack(args, photos, basis, judge, aligner) -> list[dict]:
-    """One row per (method, eps_0, photo)."""
-    enrolled, _ = judge_embeddings(photos, judge, aligner)
-    chips = chip_aligner(basis.image_shape[1])
-    landmarks = [chips.align(photo).landmarks for photo in photos]
+def attack(rows: list[dict], released: list[np.ndarray], enrolled: torch.Tensor, judge: DlibEmbedder,
+           aligner: FaceAligner) -> None:
+    """Table III's bypass attack on one photo: each released version (row) against the original's
+    descriptor ``enrolled`` (128,); adds the judge's cosine and distance and the misses to the rows."""
+    probes, detected = judge_embeddings(released, judge, aligner)
+    cosine = torch.nn.functional.cosine_similarity(probes, enrolled[None])
+    distance = (probes - enrolled).norm(dim=1)
+    for row, c, d, found in zip(rows, cosine.tolist(), distance.tolist(), detected):
+        row.update(judge_cosine=c, judge_distance=d, probe_detected=found,
+                   missed_judge=c < judge.verification_threshold, missed_paper=d >= PAPER_EUCLIDEAN_THRESHOLD)
+
+
+def protect_photo(photo: np.ndarray, features, sensitivity, configs: list[DPConfig],
+                  generator: torch.Generator) -> tuple[list[dict], list[np.ndarray]]:
+    """Every (method, eps_0) of ``configs`` on one photo (H, W, 3) uint8: one row each, and the
+    released 8-bit photos."""
+    clean = to_tensor([photo])
+    rows, released = [], []
+    for config in configs:
+        t0 = time.perf_counter()
+        result = protect_dp(clean, features, sensitivity, config, generator=generator, clamp=False)
+        seconds = time.perf_counter() - t0
+        released.append(released_photo(result.images))
+        rows.append({"method": config.method, "epsilon0": config.epsilon0, "seconds": seconds,
+                     "unchanged": bool((released[-1] == photo).all()),  # no noise survived the 8-bit release
+                     **noise_measures(result.images, clean, result.accounts[0])})
+    return rows, released
+
+
+def evaluate(model: str, photos: list[np.ndarray], landmarks: list[np.ndarray], enrolled: torch.Tensor,
+             make_features, sensitivity, configs: list[DPConfig], args, judge, aligner) -> list[dict]:
+    """The rows of one feature model: every config on every photo, with the bypass attack.
+
+    ``make_features(landmarks)`` gives F for a photo (a differentiable callable); it is linearised at the
+    photo once (its weights time is the row's ``weights_seconds``).
+    """
     generator = torch.Generator().manual_seed(args.seed)
-    rows = []
-    for method in METHODS:
-        for epsilon0 in args.epsilons:
-            config = DPConfig(method, epsilon0, args.p, args.levels, lmgd_max_iterations=args.lmgd_max_iterations)
-            released = []
-            for photo, marks, standard in zip(photos, landmarks, enrolled):
-                clean = to_tensor([photo])
-                features = PhotoFeatures(basis, marks, args.features)
-                t0 = time.perf_counter()
-                result = protect_dp(clean, features, basis.sensitivity, config, generator=generator, clamp=False)
-                seconds = time.perf_counter() - t0
-                noisy, account = result.images, result.accounts[0]
-                real = float((noisy - clean).double().mul(255).pow(2).sum())
-                theory = 2 * math.fsum(b * b for b in account.scales) * 255**2
-                clipped = noisy.clamp(0, 1)
-                released.append(np.ascontiguousarray(to_uint8(clipped)[0]))
-                quality = float(psnr(clipped, clean)[0])
-                rows.append({
-                    "method": method, "epsilon0": epsilon0, "K": account.K, "seconds": seconds,
-                    "lmgd_iterations": account.solver["iterations"] if account.solver else None,
-                    "variance_real": real, "variance_theory": theory,
-                    "variance_difference": abs(real - theory) / theory if theory > 0 else None,
-                    "log10_variance_real": math.log10(real) if real > 0 else None,
-                    "unchanged": bool((released[-1] == photo).all()),  # no noise survived the 8-bit release
-                    "ssim": float(ssim(clipped, clean)[0]), "psnr": quality if math.isfinite(quality) else None,
-                    "psnr_eq7": paper_psnr(noisy * 255, clean * 255) if real > 0 else None,
-                })
-            probes, fallbacks = judge_embeddings(released, judge, aligner)
-            cosine = torch.nn.functional.cosine_similarity(probes, enrolled)
-            distance = (probes - enrolled).norm(dim=1)
-            for row, c, d in zip(rows[-len(photos):], cosine.tolist(), distance.tolist()):
-                row.update(judge_cosine=c, judge_distance=d, judge_fallbacks=fallbacks,
-                           missed_judge=c < judge.verification_threshold, missed_paper=d >= PAPER_EUCLIDEAN_THRESHOLD)
-            print(f"  {method:9s} eps_0 = {epsilon0:g}: done", flush=True)
+    rows, t_start = [], time.perf_counter()
+    for i, (photo, marks) in enumerate(zip(photos, landmarks)):
+        t0 = time.perf_counter()
+        features = TaylorFeatures(make_features(marks), to_tensor([photo]))
+        weights_seconds = time.perf_counter() - t0
+        photo_rows, released = protect_photo(photo, features, sensitivity, configs, generator)
+        attack(photo_rows, released, enrolled[i], judge, aligner)
+        rows += [{"features": model, "photo": i, "weights_seconds": weights_seconds, **r} for r in photo_rows]
+        elapsed = time.perf_counter() - t_start
+        print(f"  [{model}] photo {i + 1}/{len(photos)}: {elapsed:.0f} s, about "
+              f"{elapsed / (i + 1) * (len(photos) - i - 1):.0f} s left", flush=True)
     return rows
 
 
+def _mean(values: list) -> float | None:
+    values = [v for v in values if v is not None]
+    return float(np.mean(values)) if values else None
+
+
+def variance_difference(group: list[dict]) -> float | None:
+    """Fig. 2 over photos: |sum s_r^2 - sum s_t^2| / sum s_t^2, the normalised difference of the mean real
+    and theoretical squared errors (per photo it is dominated by Laplace sampling, and meaningless where
+    the drawn K got scales of ~0: s_t^2 ~ 0 against float32 round-off in s_r^2)."""
+    theory = math.fsum(r["variance_theory"] for r in group)
+    return abs(math.fsum(r["variance_real"] for r in group) - theory) / theory if theory > 0 else None
+
+
 def summarise(rows: list[dict]) -> list[dict]:
-    """Means (and standard deviations of the continuous measures) per method and eps_0."""
-    keys = ("variance_difference", "log10_variance_real", "ssim", "psnr", "psnr_eq7", "seconds", "lmgd_iterations", "K")
+    """One entry per (features, method, eps_0): the means (and standard deviations of the continuous
+    measures) over the photos, the FNRs (fraction of rows missed), the pooled Fig. 2 difference and the
+    median of the per-photo ones, the worst budget residual."""
+    keys = ("log10_variance_real", "ssim", "psnr", "psnr_eq7", "seconds", "lmgd_iterations", "K")
+    groups = {}
+    for r in rows:
+        groups.setdefault((r["features"], r["method"], r["epsilon0"]), []).append(r)
     table = []
-    for method in METHODS:
-        for epsilon0 in sorted({r["epsilon0"] for r in rows}):
-            group = [r for r in rows if r["method"] == method and r["epsilon0"] == epsilon0]
-            entry = {"method": method, "epsilon0": epsilon0, "n": len(group),
-                     "fnr_judge": float(np.mean([r["missed_judge"] for r in group])),
-                     "fnr_paper_threshold": float(np.mean([r["missed_paper"] for r in group])),
-                     "unchanged_fraction": float(np.mean([r["unchanged"] for r in group]))}
-            for key in keys:
-                values = [r[key] for r in group if r[key] is not None]
-                entry[key] = float(np.mean(values)) if values else None
-                entry[key + "_sd"] = float(np.std(values)) if values else None
-            table.append(entry)
+    for (model, method, epsilon0), group in groups.items():
+        per_photo = [r["variance_difference"] for r in group if r["variance_difference"] is not None]
+        entry = {"features": model, "method": method, "epsilon0": epsilon0, "n": len(group),
+                 "fnr_judge": float(np.mean([r["missed_judge"] for r in group])),
+                 "fnr_paper_threshold": float(np.mean([r["missed_paper"] for r in group])),
+                 "unchanged_fraction": float(np.mean([r["unchanged"] for r in group])),
+                 "probe_fallback_fraction": float(np.mean([not r["probe_detected"] for r in group])),
+                 "variance_difference": variance_difference(group),
+                 "variance_difference_median": float(np.median(per_photo)) if per_photo else None,
+                 "budget_residual_max": max(r["budget_residual"] for r in group),
+                 "lmgd_converged_fraction": _mean([r["lmgd_converged"] for r in group]),
+                 "paper_ssim": paper_ssim(method, epsilon0), "paper_fnr": PAPER_FNR[method]}
+        for key in keys:
+            entry[key] = _mean([r[key] for r in group])
+            entry[key + "_sd"] = (float(np.std([r[key] for r in group if r[key] is not None]))
+                                  if entry[key] is not None else None)
+        table.append(entry)
     return table
 
 
+#: (title, width, format, table key) of the printed columns
+COLUMNS = [("method", 9, "s", "method"), ("eps0", 5, ".2f", "epsilon0"), ("n", 4, "d", "n"),
+           ("|dVar|/Var", 10, ".3f", "variance_difference"), ("median", 7, ".3f", "variance_difference_median"),
+           ("log10Var", 9, ".2f", "log10_variance_real"), ("SSIM", 7, ".4f", "ssim"), ("paper", 7, ".4f", "paper_ssim"),
+           ("PSNR", 7, ".2f", "psnr"), ("Eq.7", 7, ".2f", "psnr_eq7"), ("FNRjudge", 8, ".3f", "fnr_judge"),
+           ("FNR0.975", 8, ".3f", "fnr_paper_threshold"), ("paper", 6, ".3f", "paper_fnr"),
+           ("same", 5, ".2f", "unchanged_fraction"), ("s/img", 6, ".2f", "seconds"), ("iters", 6, ".0f", "lmgd_iterations"),
+           ("resid", 7, ".1e", "budget_residual_max")]
+
+
 def print_table(table: list[dict]) -> None:
-    print(f"{'method':9s} {'eps0':>5s} {'|dVar|/Var':>10s} {'log10Var':>9s} {'SSIM':>7s} {'PSNR':>7s} "
-          f"{'Eq.7':>7s} {'FNRjudge':>8s} {'FNR0.975':>8s} {'same':>5s} {'s/img':>7s} {'iters':>6s}")
-    for e in table:
-        fmt = lambda v, spec: "-" if v is None else format(v, spec)  # noqa: E731
-        print(f"{e['method']:9s} {e['epsilon0']:5.2f} {fmt(e['variance_difference'], '10.3f')} "
-              f"{fmt(e['log10_variance_real'], '9.2f')} {fmt(e['ssim'], '7.4f')} {fmt(e['psnr'], '7.2f')} "
-              f"{fmt(e['psnr_eq7'], '7.2f')} {e['fnr_judge']:8.3f} {e['fnr_paper_threshold']:8.3f} "
-              f"{e['unchanged_fraction']:5.2f} "
-              f"{fmt(e['seconds'], '7.2f')} {fmt(e['lmgd_iterations'], '6.0f')}")
+    """The table, one section per feature model, with the seed's Table II SSIM and Table III FNR."""
+    for model in dict.fromkeys(e["features"] for e in table):
+        print(f"F = {model}")
+        print(" ".join(title.ljust(width) if i == 0 else title.rjust(width)
+                       for i, (title, width, _, _) in enumerate(COLUMNS)))
+        for e in (e for e in table if e["features"] == model):
+            cells = ["-" if e[key] is None else format(e[key], spec) for _, _, spec, key in COLUMNS]
+            print(" ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, (_, w, _, _)) in enumerate(zip(cells, COLUMNS))))
 
 
 def plot(table: list[dict], out: Path) -> list[Path]:
+    """Figs. 2, 3 and 4 (PSNR standard and Eq. 7) against eps_0: one line per (features, method),
+    dashed for F = the dlib embedding."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -147,14 +299,18 @@ def plot(table: list[dict], out: Path) -> list[Path]:
 
     figures = [("variance_difference", "|s_r^2 - s_t^2| / s_t^2", "fig2_variance_difference.png"),
                ("log10_variance_real", "log10 s_r^2 (8-bit units)", "fig3_log_variance.png"),
-               ("psnr", "PSNR (dB)", "fig4_psnr.png")]
+               ("psnr", "PSNR (dB), clipped image", "fig4_psnr.png"),
+               ("psnr_eq7", "PSNR, seed's Eq. (7) (dB)", "fig4_psnr_eq7.png")]
+    series = list(dict.fromkeys((e["features"], e["method"]) for e in table))
     paths = []
     for key, label, name in figures:
         fig, ax = plt.subplots(figsize=(5, 3.5))
-        for method in METHODS:
-            pts = [(e["epsilon0"], e[key]) for e in table if e["method"] == method and e[key] is not None]
+        for model, method in series:
+            pts = [(e["epsilon0"], e[key]) for e in table
+                   if (e["features"], e["method"]) == (model, method) and e[key] is not None]
             if pts:
-                ax.plot(*zip(*pts), marker="o", label=method)
+                ax.plot(*zip(*sorted(pts)), marker="o", linestyle="-" if model == "eigenfaces" else "--",
+                        label=method if model == "eigenfaces" else f"{method} (F = {model})")
         ax.set_xlabel("eps_0")
         ax.set_ylabel(label)
         ax.legend(fontsize=7)
@@ -165,68 +321,109 @@ def plot(table: list[dict], out: Path) -> list[Path]:
     return paths
 
 
-def _timed_protection(images, features, basis, config, generator, n_features=None) -> tuple[float, list]:
-    t0 = time.perf_counter()
-    result = protect_dp(images, features, basis.sensitivity, config, n_features=n_features, generator=generator)
-    return time.perf_counter() - t0, [a.solver["iterations"] for a in result.accounts if a.solver]
-
-
-def speed(args, photos, basis) -> dict:
-    """Seconds per image of RDP-NA and RDP-LMGD on the basis' own crops (closed-form weights) and on
-    250x250 RGB photos (autograd weights), and of per-pixel Laplace noise: diffprivlib's mechanism
-    (one ``randomise`` call per value) against faceveil's vectorised sampler."""
+def diffprivlib_seconds(n: int, seed: int) -> float:
+    """Seconds for IBM diffprivlib's Laplace mechanism on ``n`` values (one ``randomise`` call each:
+    its API takes one value at a time)."""
     from diffprivlib.mechanisms import Laplace
 
+    values = np.random.default_rng(seed).random(n).tolist()
+    mechanism = Laplace(epsilon=1.0, sensitivity=1.0, random_state=seed)
+    t0 = time.perf_counter()
+    for v in values:
+        mechanism.randomise(v)
+    return time.perf_counter() - t0
+
+
+def time_crops(crops: torch.Tensor, basis: Eigenfaces, method: str, args, generator) -> dict:
+    """RDP-NA or RDP-LMGD on crops (N, C, H, W) of the basis' shape: the one-off closed-form weights
+    (``eigenface_weights``, shared by every image) and the per-image rest (ranking, scales, noise, inverse
+    transform): protect_dp's time minus the weights'."""
+    domain = make_domain("haar", args.levels)
+    t0 = time.perf_counter()
+    eigenface_weights(basis, domain, args.features)
+    weights = time.perf_counter() - t0
+    config = DPConfig(method, 1.0, args.p, args.levels, lmgd_max_iterations=args.lmgd_max_iterations)
+    t0 = time.perf_counter()
+    result = protect_dp(crops, basis, basis.sensitivity, config, n_features=args.features, generator=generator)
+    per_image = (time.perf_counter() - t0 - weights) / len(crops)
+    return {"weights_seconds": weights, "seconds_per_image": per_image, "images_per_second": 1 / per_image,
+            "lmgd_iterations": [a.solver["iterations"] for a in result.accounts if a.solver]}
+
+
+def speed(args, root: Path | None, paths: list[Path], basis: Eigenfaces) -> dict:
+    """Images/s of RDP-NA and RDP-LMGD on the basis' 112x112 grey crops and on 250x250 RGB crops (a basis
+    of that shape), and per image against diffprivlib's Laplace mechanism on the same number M_P of
+    (Haar) coefficients, with the ratio (ours / diffprivlib)."""
     generator = torch.Generator().manual_seed(args.seed)
-    aligner = chip_aligner(basis.image_shape[1])
-    channels, height, width = basis.image_shape
-    crops = to_tensor([aligner.align(photo).chip for photo in photos])
-    crops = to_grey(crops) if channels == 1 else crops
-    large = [np.asarray(Image.fromarray(photo).resize((250, 250), Image.Resampling.BICUBIC)) for photo in photos]
     timing = {}
-    for method in ("rdp-na", "rdp-lmgd"):
-        config = DPConfig(method, 1.0, args.p, args.levels, lmgd_max_iterations=args.lmgd_max_iterations)
-        seconds, iterations = 0.0, []
-        for crop in crops.split(1):
-            dt, its = _timed_protection(crop, basis, basis, config, generator, args.features)
-            seconds, iterations = seconds + dt, iterations + its
-        timing[f"{method}, {height}x{width} {'grey' if channels == 1 else 'RGB'} crops"] = {
-            "seconds_per_image": seconds / len(photos), "lmgd_iterations": iterations}
-        seconds, iterations = 0.0, []
-        for photo in large:
-            features = PhotoFeatures(basis, aligner.align(photo).landmarks, args.features)
-            dt, its = _timed_protection(to_tensor([photo]), features, basis, config, generator)
-            seconds, iterations = seconds + dt, iterations + its
-        timing[f"{method}, 250x250 RGB photos"] = {"seconds_per_image": seconds / len(photos),
-                                                   "lmgd_iterations": iterations}
-    for label, n in (("112x112 grey", 112 * 112), ("250x250 RGB", 3 * 250 * 250)):
-        values = torch.rand(n, generator=generator, dtype=torch.float64)
-        mechanism = Laplace(epsilon=1.0, sensitivity=1.0, random_state=args.seed)
+    for case_basis in (basis, rgb250_basis(args, root)):
+        channels, height, width = case_basis.image_shape
+        grey = channels == 1
+        crops, _ = face_crops(paths, height, grey)
+        n_coefficients = math.prod(make_domain("haar", args.levels).coefficient_shape(case_basis.image_shape))
+        reference = diffprivlib_seconds(n_coefficients, args.seed)
         t0 = time.perf_counter()
-        [mechanism.randomise(v) for v in values.tolist()]
-        reference = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        values + laplace_noise(torch.ones(n, dtype=torch.float64), NoiseSource(seed=args.seed))
-        ours = time.perf_counter() - t0
-        timing[f"Laplace on every pixel, {label}"] = {"diffprivlib_seconds": reference, "faceveil_seconds": ours}
-    for key, value in timing.items():
-        print(f"  {key}: " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
-                                       for k, v in value.items()))
+        laplace_noise(torch.ones(n_coefficients, dtype=torch.float64), NoiseSource(seed=args.seed))
+        vectorised = time.perf_counter() - t0
+        label = f"{height}x{width} {'grey' if grey else 'RGB'}"
+        timing[label] = {"basis": case_basis.description, "M_P": n_coefficients, "images": len(crops),
+                         "diffprivlib_laplace_seconds_per_image": reference,
+                         "faceveil_laplace_seconds_per_image": vectorised}
+        for method in ("rdp-na", "rdp-lmgd"):
+            measured = time_crops(crops, case_basis, method, args, generator)
+            timing[label][method] = {**measured, "ratio_to_diffprivlib": measured["seconds_per_image"] / reference}
     return timing
+
+
+def photo_speed(rows: list[dict]) -> dict:
+    """Per (features, method): mean seconds per photo of the weights (F linearised at the photo, once)
+    and of protect_dp (the Haar weights from the linearisation, scales, noise) over all eps_0."""
+    out = {}
+    for model in dict.fromkeys(r["features"] for r in rows):
+        mine = [r for r in rows if r["features"] == model]
+        first = {r["photo"]: r["weights_seconds"] for r in mine}
+        out[model] = {"weights_seconds_per_photo": float(np.mean(list(first.values())))}
+        for method in dict.fromkeys(r["method"] for r in mine):
+            out[model][f"{method}_seconds_per_image"] = _mean([r["seconds"] for r in mine if r["method"] == method])
+    return out
+
+
+def print_speed(timing: dict, photos: dict) -> None:
+    for label, entry in timing.items():
+        print(f"  {label} crops (M_P = {entry['M_P']}, {entry['images']} images): diffprivlib Laplace "
+              f"{entry['diffprivlib_laplace_seconds_per_image']:.3f} s/image, faceveil Laplace "
+              f"{entry['faceveil_laplace_seconds_per_image']:.4f} s/image")
+        for method in ("rdp-na", "rdp-lmgd"):
+            m = entry[method]
+            print(f"    {method:8s}: weights {m['weights_seconds']:.3f} s once, {m['seconds_per_image']:.3f} s/image "
+                  f"({m['images_per_second']:.2f} images/s), {m['ratio_to_diffprivlib']:.2f} x diffprivlib")
+    for model, entry in photos.items():
+        print(f"  LFW photos, F = {model}: " + ", ".join(f"{k} {v:.3f}" for k, v in entry.items()))
 
 
 def add_arguments(ap: argparse.ArgumentParser) -> None:
     """The options of ``faceveil bench dp``."""
-    ap.add_argument("--root", default=None, help="LFW root (default: the embedded sample)")
-    ap.add_argument("--images", type=int, default=20, help="photos: the first of each of the first N people")
-    ap.add_argument("--epsilons", type=float, nargs="+", default=[0.2, 0.4, 0.6, 0.8, 1.0])
+    ap.add_argument("--root", default=None, help="LFW root with the View 1 files (default: the embedded sample)")
+    ap.add_argument("--images", type=int, default=20, help="photos: the first of N people (LFW: drawn from DevTest)")
+    ap.add_argument("--epsilons", type=float, nargs="+", default=list(PAPER_EPSILONS))
     ap.add_argument("--p", type=float, default=0.02)
-    ap.add_argument("--features", type=int, default=64, help="M_F")
+    ap.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS),
+                    help="methods for F = eigenfaces")
+    ap.add_argument("--features-model", nargs="+", choices=FEATURE_MODELS, default=["eigenfaces"],
+                    help="F: eigenfaces of the chip and/or the dlib judge's embedding (torch port)")
+    ap.add_argument("--features", type=int, default=64, help="M_F of the eigenfaces")
+    ap.add_argument("--dlib-torch-images", type=int, default=10,
+                    help="photos (the first N) for F = dlib-torch, with RDP-NA and RDP-LMGD")
     ap.add_argument("--levels", type=int, default=3)
-    ap.add_argument("--basis", default=None, help="eigenface basis .npz (default: fitted on the embedded sample)")
+    ap.add_argument("--basis", default=None,
+                    help="'sample', 'lfw-dev-train' or an eigenface .npz (default: lfw-dev-train with --root)")
+    ap.add_argument("--basis-components", type=int, default=64, help="eigenfaces fitted (>= --features)")
+    ap.add_argument("--basis-size", type=int, default=112, help="side of the grey chips of the basis")
+    ap.add_argument("--basis-per-person", type=int, default=1, help="DevTrain photos per person in the basis")
     ap.add_argument("--lmgd-max-iterations", type=int, default=5000)
-    ap.add_argument("--speed-images", type=int, default=3, help="photos timed at 112x112 grey and 250x250 RGB")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--speed-images", type=int, default=3, help="crops timed at 112x112 grey and 250x250 RGB (0: skip)")
+    ap.add_argument("--speed-basis-people", type=int, default=200, help="DevTrain people of the 250x250 RGB basis")
+    ap.add_argument("--seed", type=int, default=0, help="noise and the draw of the DevTest people")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a shared machine)")
     ap.add_argument("--out", required=True, help="folder for result.json and the figures")
 
@@ -236,28 +433,53 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    root = Path(args.root) if args.root else sample_root()
-    people = {}
-    for path, person in read_identity_folders(root / "lfw"):
-        people.setdefault(person, path)
-    paths = list(people.values())[: args.images]
-    photos = [load_rgb(p) for p in paths]
-    basis = Eigenfaces.load(args.basis) if args.basis else sample_eigenfaces()
+    root = Path(args.root) if args.root else None
+    t_start = time.perf_counter()
+    items, photo_description = select_photos(root, args.images, args.seed)
+    photos = [load_rgb(p) for p, _ in items]
+    basis = load_basis(args, root)
     judge = DlibEmbedder()
     aligner = FaceAligner(judge.alignment)
-    print(f"{len(photos)} photos from {root}; basis: {basis.description}; M_F = {args.features}, p = {args.p}")
-    t0 = time.perf_counter()
-    rows = quality_and_attack(args, photos, basis, judge, aligner)
+    faces = [aligner.align(photo) for photo in photos]
+    enrolled = judge.embed_raw(to_tensor([f.chip for f in faces]))
+    landmarks = [f.landmarks for f in faces]
+    print(f"{len(photos)} photos: {photo_description}\nbasis: {basis.description}\n"
+          f"M_F = {args.features}, p = {args.p}; judge: dlib, cosine threshold {judge.verification_threshold}")
+    rows, sections = [], {}
+    if "eigenfaces" in args.features_model:
+        configs = [DPConfig(m, e, args.p, args.levels, lmgd_max_iterations=args.lmgd_max_iterations)
+                   for m in args.methods for e in args.epsilons]
+        make = lambda marks: PhotoFeatures(basis, marks, args.features)  # noqa: E731
+        rows += evaluate("eigenfaces", photos, landmarks, enrolled, make, basis.sensitivity, configs, args, judge, aligner)
+        sections["eigenfaces"] = {"basis": basis.config(), "M_F": args.features, "photos": len(photos)}
+    if "dlib-torch" in args.features_model:
+        from faceveil.recognition.dlib_resnet import DlibTorchEmbedder
+
+        embedder = DlibTorchEmbedder()
+        sensitivity = embedding_sensitivity(embedder, *training_photos(root, args.basis_per_person))
+        configs = [DPConfig(m, e, args.p, args.levels, lmgd_max_iterations=args.lmgd_max_iterations)
+                   for m in ("rdp-na", "rdp-lmgd") for e in args.epsilons]
+        n = min(args.dlib_torch_images, len(photos))
+        make = lambda marks: EmbedderFeatures(embedder, marks)  # noqa: E731
+        rows += evaluate("dlib-torch", photos[:n], landmarks[:n], enrolled, make, sensitivity, configs, args, judge, aligner)
+        sections["dlib-torch"] = {"sensitivity": sensitivity.to_dict(), "M_F": embedder.dim, "photos": n}
     table = summarise(rows)
     print_table(table)
-    timing = speed(args, photos[: args.speed_images], basis)
+    photos_timing = photo_speed(rows)
+    timing = speed(args, root, [p for p, _ in items[: args.speed_images]], basis) if args.speed_images else {}
+    print_speed(timing, photos_timing)
     figures = plot(table, out)
     settings = {k: v for k, v in vars(args).items() if k not in ("func", "argv")}
     record = {"command": shlex.join(["faceveil", *args.argv]), "version": __version__, "seed": args.seed,
               "settings": settings,
-              "data": {"root": str(root), "images": [str(p) for p in paths], "basis": basis.config()},
+              "data": {"root": str(root or sample_root()), "photos": photo_description,
+                       "images": [str(p) for p, _ in items], "face_detected": [f.detected for f in faces]},
+              "features": sections, "judge": {"name": judge.name, "cosine_threshold": judge.verification_threshold,
+                                              "paper_euclidean_threshold": PAPER_EUCLIDEAN_THRESHOLD},
               "machine": {"python": platform.python_version(), "torch_threads": args.threads},
-              "seconds": time.perf_counter() - t0, "table": table, "speed": timing, "rows": rows}
+              "seconds": time.perf_counter() - t_start, "table": table,
+              "speed": {"crops": timing, "lfw_photos": photos_timing}, "rows": rows}
     (out / "result.json").write_text(json.dumps(record, indent=1))
-    print(f"wrote {out / 'result.json'} and {', '.join(p.name for p in figures)}")
+    print(f"wrote {out / 'result.json'} and {', '.join(p.name for p in figures)} "
+          f"({time.perf_counter() - t_start:.0f} s)")
     return 0

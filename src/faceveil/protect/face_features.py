@@ -1,17 +1,25 @@
-"""Eigenface features of face *photos*: aligned crops to fit a basis, and F(photo) as a linear map.
+"""Facial feature vectors F of face *photos* (seed 004, Sec. IV-B): eigenfaces of aligned crops, or the
+embedding of a differentiable face recogniser, and their sensitivities.
 
 Crops are dlib face chips (``get_face_chip``, 5 landmarks, padding 0.25, the alignment of the dlib
 judge) of side ``size`` (112 by default), converted to grey with the ITU-R BT.601 luma weights.
 :class:`PhotoFeatures` applies a basis to a photo through the differentiable chip extraction of
 :func:`faceveil.faces.torch_align.face_chips` with the photo's own landmarks held fixed, so F is a
 linear function of the photo's pixels and its weights w_ik come out of autograd exactly.
+:class:`EmbedderFeatures` does the same with a network's raw embedding (nonlinear: the weights are the
+first-order Taylor expansion of Eq. 2). :class:`TaylorFeatures` freezes that expansion at one photo, so
+that the backward pass through F runs once per photo however many mechanisms are applied to it.
 
-The default basis is fitted once on the embedded LFW sample (40 identities x 4 images) and cached in
-:func:`faceveil.paths.cache_dir`, together with the sensitivity of its features on those crops.
+Bases are fitted once and cached in :func:`faceveil.paths.cache_dir`, together with the sensitivity of
+their features on the fitting crops: :func:`sample_eigenfaces` on the embedded LFW sample (the default
+of ``faceveil protect dp``), :func:`lfw_eigenfaces` on LFW View 1 people (DevTrain by default, disjoint
+from the DevTest people).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
 import numpy as np
@@ -20,11 +28,15 @@ import torch
 from .._checks import check_images, check_int
 from ..data.folders import read_identity_folders
 from ..data.images import load_rgb, to_tensor
+from ..data.lfw import LFW
 from ..data.sample import sample_root
 from ..faces.align import FaceAligner
 from ..faces.torch_align import face_chips
 from ..paths import cache_dir
-from ..recognition.base import AlignmentSpec
+from ..recognition.base import AlignmentSpec, Embedder
+from .domains import PixelDomain
+from .dp_features import FeatureFn, coefficient_jacobian
+from .dp_sensitivity import Sensitivity, estimate_sensitivity
 from .eigenfaces import Eigenfaces
 
 CHIP_PADDING = 0.25
@@ -56,21 +68,93 @@ def face_crops(paths: list[str | Path], size: int = 112, grey: bool = True, dete
     return (to_grey(crops) if grey else crops), np.array([f.detected for f in faces])
 
 
-def sample_eigenfaces(n_components: int = 64, size: int = 112) -> Eigenfaces:
-    """The default basis: ``n_components`` grey eigenfaces of the embedded LFW sample's crops, with the
-    sensitivity of its features over the sample's pairs of different people. Fitted on first use
-    (a few seconds), then read from the cache directory."""
+def lfw_people_photos(root: str | Path, split: str = "dev-train", per_person: int = 1,
+                      max_people: int | None = None) -> list[tuple[Path, str]]:
+    """(path, person) of the first ``per_person`` photos of each person of an LFW View 1 split
+    (``"dev-train"`` or ``"dev-test"``: disjoint sets of people), in the people file's order, the first
+    ``max_people`` people only if given; photos missing from the copy are left out."""
+    check_int(per_person, "per_person", 1)
+    if split not in ("dev-train", "dev-test"):
+        raise ValueError(f"split must be 'dev-train' or 'dev-test' (LFW View 1), got {split!r}")
+    lfw = LFW(root)
+    (people,) = lfw.people(split)
+    chosen = [(name, min(count, per_person)) for name, count in people[:max_people]]
+    return [(path, name) for path, name in lfw.images_of(chosen) if path.is_file()]
+
+
+def photo_list_digest(items: list[tuple[Path, str]]) -> str:
+    """Short digest of a photo list (person and file names, not the folder): part of cache keys."""
+    names = "\n".join(f"{person}/{Path(path).name}" for path, person in items)
+    return hashlib.sha1(names.encode()).hexdigest()[:10]
+
+
+def cached_eigenfaces(items: list[tuple[Path, str]], what: str, key: str, n_components: int = 64,
+                      size: int = 112, grey: bool = True) -> Eigenfaces:
+    """``n_components`` eigenfaces of the dlib chips (``size`` x ``size``, grey or RGB) of the photos
+    ``items`` (path, person), with the sensitivity of their features over all pairs of different people.
+
+    Fitted on first use, then read from ``cache_dir()/eigenfaces-<key>-chip<size>-<grey|rgb>-<n>.npz``:
+    ``key`` must identify ``items`` (the file names hold no digest of the pixels). ``what`` describes the
+    photos in the basis' description.
+    """
     check_int(n_components, "n_components", 1)
-    path = cache_dir() / f"eigenfaces-lfw-sample-chip{size}-grey-{n_components}.npz"
+    path = cache_dir() / f"eigenfaces-{key}-chip{size}-{'grey' if grey else 'rgb'}-{n_components}.npz"
     if path.is_file():
         return Eigenfaces.load(path)
-    items = read_identity_folders(sample_root() / "lfw")
-    crops, detected = face_crops([p for p, _ in items], size)
-    description = (f"embedded LFW sample ({len(items)} photos), dlib chips {size}x{size} padding {CHIP_PADDING}, "
-                   f"grey; {int((~detected).sum())} fallback box(es)")
+    crops, detected = face_crops([p for p, _ in items], size, grey)
+    people = len({person for _, person in items})
+    description = (f"{what} ({len(items)} photos of {people} people), dlib chips {size}x{size} padding "
+                   f"{CHIP_PADDING}, {'grey' if grey else 'RGB'}; {int((~detected).sum())} fallback box(es)")
     basis = Eigenfaces(n_components).fit(crops, [person for _, person in items], description)
     basis.save(path, overwrite=True)
     return basis
+
+
+def sample_eigenfaces(n_components: int = 64, size: int = 112, grey: bool = True) -> Eigenfaces:
+    """The default basis: ``n_components`` eigenfaces of the embedded LFW sample's crops (40 people x 4
+    photos; a few seconds on first use, then cached)."""
+    items = read_identity_folders(sample_root() / "lfw")
+    return cached_eigenfaces(items, "embedded LFW sample", "lfw-sample", n_components, size, grey)
+
+
+def dev_train_photos(root: str | Path, per_person: int = 1,
+                     max_people: int | None = None) -> tuple[list[tuple[Path, str]], str, str]:
+    """The LFW View 1 DevTrain photos a basis or a sensitivity is fitted on (:func:`lfw_people_photos`):
+    (path, person) items, their description and their cache key (settings and a digest of the list)."""
+    items = lfw_people_photos(root, "dev-train", per_person, max_people)
+    people = "every person" if max_people is None else f"the first {max_people} people"
+    what = f"LFW View 1 DevTrain, first {per_person} photo(s) of {people}"
+    return items, what, f"lfw-dev-train-{photo_list_digest(items)}"
+
+
+def lfw_eigenfaces(root: str | Path, n_components: int = 64, size: int = 112, grey: bool = True,
+                   per_person: int = 1, max_people: int | None = None) -> Eigenfaces:
+    """Eigenfaces of LFW View 1 DevTrain people (:func:`dev_train_photos`), cached. With all 4,038 people
+    and one photo each: about 2 minutes of alignment and 3 minutes of SVD on one thread, once."""
+    return cached_eigenfaces(*dev_train_photos(root, per_person, max_people), n_components, size, grey)
+
+
+def embedding_sensitivity(embedder: Embedder, items: list[tuple[Path, str]], what: str, key: str,
+                          batch_size: int = 256) -> Sensitivity:
+    """Delta_i (Definition 2) of an embedder's raw embedding (D,) over all pairs of photos of different
+    people among ``items`` (path, person), on the chips of the embedder's own alignment.
+
+    Cached as JSON in :func:`faceveil.paths.cache_dir` under the embedder's cache key and ``key`` (which
+    must identify ``items``).
+    """
+    digest = hashlib.sha1(f"{embedder.cache_key()}|{key}".encode()).hexdigest()[:16]
+    path = cache_dir() / f"sensitivity-{embedder.name}-{key}-{digest}.json"
+    if path.is_file():
+        return Sensitivity.from_dict(json.loads(path.read_text()))
+    aligner = FaceAligner(embedder.alignment)
+    features = []
+    for start in range(0, len(items), batch_size):
+        chips = [aligner.align(load_rgb(p)).chip for p, _ in items[start:start + batch_size]]
+        features.append(embedder.embed_raw(to_tensor(chips)))
+    description = f"{embedder.name} raw embeddings of {what} ({len(items)} photos)"
+    sensitivity = estimate_sensitivity(torch.cat(features), [person for _, person in items], description)
+    path.write_text(json.dumps(sensitivity.to_dict()))
+    return sensitivity
 
 
 class PhotoFeatures:
@@ -98,3 +182,45 @@ class PhotoFeatures:
         if self.basis.image_shape[0] == 1:
             chips = to_grey(chips)
         return self.basis.transform(chips, self.n_features)
+
+
+class EmbedderFeatures:
+    """F(photo) = the raw embedding (N, D) of a differentiable face recogniser (an embedder with
+    ``embed_faces(photos, landmarks, quantize)``, e.g. :class:`~faceveil.recognition.dlib_resnet.DlibTorchEmbedder`)
+    of the face cut at fixed landmarks (5, 2), with exact bilinear chips (``quantize=False``)."""
+
+    def __init__(self, embedder, landmarks: np.ndarray) -> None:
+        self.embedder, self.landmarks = embedder, np.asarray(landmarks, dtype=np.float64)
+
+    def __call__(self, photos: torch.Tensor) -> torch.Tensor:
+        """(N, 3, H, W) photos in [0, 1] -> (N, D) raw embeddings (differentiable)."""
+        marks = np.broadcast_to(self.landmarks, (photos.shape[0], 5, 2))
+        return self.embedder.embed_faces(photos, marks, quantize=False)
+
+
+class TaylorFeatures:
+    """F linearised at one photo P0, seed 004's Eq. (2): F(P) = F(P0) + J (P - P0), J = dF/dP at P0.
+
+    J (M_F, C*H*W) is computed once, by autograd (:func:`coefficient_jacobian` in the pixel domain).
+    Every coefficient domain's weights at P0, dF/dC = J dP/dC, are then exactly F's (chain rule), so
+    :func:`~faceveil.protect.dp.protect_dp` on P0 gives the same result with this callable as with F,
+    while the backward pass through F runs once per photo instead of once per (method, eps_0). For a
+    linear F (:class:`PhotoFeatures`) it equals F everywhere.
+
+    Args:
+        features: differentiable (N, C, H, W) -> (N, M_F), treating images independently.
+        photo: P0, (1, C, H, W) in [0, 1].
+    """
+
+    def __init__(self, features: FeatureFn, photo: torch.Tensor) -> None:
+        check_images(photo, "photo")
+        if photo.shape[0] != 1:
+            raise ValueError(f"TaylorFeatures linearises F at one photo (1, C, H, W), got {tuple(photo.shape)}")
+        self.point = photo.detach()
+        self.jacobian = coefficient_jacobian(self.point, features, PixelDomain())[0]
+        with torch.no_grad():
+            self.value = features(self.point).detach()
+
+    def __call__(self, photos: torch.Tensor) -> torch.Tensor:
+        """(N, C, H, W) -> (N, M_F), affine in the photos."""
+        return self.value + (photos - self.point).flatten(1) @ self.jacobian.T
