@@ -15,6 +15,7 @@ import torch
 from PIL import Image
 
 from faceveil import cli_optical
+from faceveil.data.images import to_tensor
 from faceveil.data.sample import sample_root
 from faceveil.paths import cache_dir
 from faceveil.eval.quality import cosine_similarity_images, psnr
@@ -22,8 +23,9 @@ from faceveil.protect.optical import (LOEN, MEM_FR, PAPER_TABLE_1, AttackConfig,
                                       LossWeights, ModelConfig, OpticalEncoder, OpticalFaceModel, SensorConfig,
                                       TrainConfig, binarize_ste, capture, dilate_kernel, dual_cosine_loss, export_mask,
                                       lenslet_blur, load_checkpoint, load_chips, make_backbone, optical_convolution,
-                                      point_spread_function, reconstruct, shot_and_read_noise, total_loss, train,
-                                      train_unet_attack, training_items, weight_gradient_loss, wiener_deconvolution)
+                                      packaged_checkpoint, point_spread_function, reconstruct, shot_and_read_noise,
+                                      total_loss, train, train_unet_attack, training_items, weight_gradient_loss,
+                                      wiener_deconvolution)
 from faceveil.protect.optical.attack import load_attack, save_attack, split_pairs
 from faceveil.protect.optical.model import save_checkpoint
 
@@ -479,13 +481,34 @@ def photos(tmp_path_factory) -> Path:
     return folder
 
 
-def test_protect_optical_without_a_checkpoint_says_how_to_get_one(tmp_path, photos):
+def test_protect_optical_without_a_checkpoint_says_how_to_get_one(tmp_path, photos, monkeypatch):
+    monkeypatch.setattr(cli_optical, "packaged_checkpoint", lambda: None)  # an installation without weights
     with pytest.raises(ValueError, match="train optical"):
         run_cli(["protect", "optical", str(photos), "--out", str(tmp_path / "out")])
     with pytest.raises(FileNotFoundError, match="checkpoint not found"):
         run_cli(["protect", "optical", str(photos), "--checkpoint", str(tmp_path / "none.pt"), "--out",
                  str(tmp_path / "out")])
     assert not (tmp_path / "out").exists()
+
+
+def test_shipped_mem_fr_camera_works_out_of_the_box(tmp_path, photos):
+    """The shipped checkpoint encrypts with no --checkpoint, and its back-end still tells the sample's
+    people apart on the encrypted faces (the figures it reached are in its .json card)."""
+    shipped = packaged_checkpoint()
+    assert shipped is not None, "the package ships src/faceveil/protect/optical/weights/mem-fr.pt"
+    card = json.loads(shipped.with_suffix(".json").read_text())
+    model, _ = load_checkpoint(shipped)
+    assert model.encoder.binary and model.config.encoder.system == "mem-fr" and model.classifier is None
+    assert card["figures"]["verification"]["accuracy_mean"] > 0.7
+    out = tmp_path / "encrypted"
+    assert run_cli(["protect", "optical", str(photos), "--out", str(out), "--quiet"]) == 0
+    size = model.config.encoder.image_size
+    encrypted = to_tensor([np.asarray(Image.open(p)) for p in sorted(out.glob("*.png"))])
+    assert encrypted.shape == (4, 3, size, size)
+    e = model.embed(encrypted)  # Alec Baldwin 1, 2, Bill Gates 1, 2
+    same = torch.stack([e[0] @ e[1], e[2] @ e[3]])
+    different = torch.stack([e[0] @ e[2], e[0] @ e[3], e[1] @ e[2], e[1] @ e[3]])
+    assert same.min() > different.max()
 
 
 def test_protect_then_attack_on_the_command_line(tmp_path, photos, trained, capsys):

@@ -1,0 +1,49 @@
+"""Ship a MEM-FR model trained by ``faceveil bench optical`` as the package's default optical encoder.
+
+Copies ``<bench out>/<system>/model.pt`` to ``src/faceveil/protect/optical/weights/<system>.pt`` without
+its training-only classification head (the deployed camera needs the mask and the embedding network),
+and writes ``<system>.json`` beside it: the benchmark command that trained and measured it, the training
+configuration, and the figures it reached (from the benchmark's ``result.json``). Run from the
+repository root:
+
+    python tools/ship_optical_model.py results/optical --system mem-fr
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import replace
+from pathlib import Path
+
+from faceveil.protect.optical import PACKAGED_CHECKPOINT, load_checkpoint, save_checkpoint
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("bench_out", type=Path, help="output folder of faceveil bench optical")
+    ap.add_argument("--system", default="mem-fr")
+    ap.add_argument("--out", type=Path, default=PACKAGED_CHECKPOINT.parent)
+    args = ap.parse_args()
+    result = json.loads((args.bench_out / "result.json").read_text())
+    row = next(r for r in result["systems"] if r["system"] == args.system)
+    model, extra = load_checkpoint(args.bench_out / args.system / "model.pt")
+    deployed = type(model)(replace(model.config, n_classes=0))
+    state = {k: v for k, v in model.state_dict().items() if not k.startswith("classifier.")}
+    deployed.load_state_dict(state)
+    deployed.encoder.binary = True
+    args.out.mkdir(parents=True, exist_ok=True)
+    target = args.out / f"{args.system}.pt"
+    save_checkpoint(target, deployed.eval(), {"train_config": extra["train_config"]})
+    figures = {key: row[key] for key in ("verification", "verification_relaxed_mask", "privacy", "wiener_true_psf",
+                                         "unet", "open_mask_elements", "dilation_px", "psf_support_px")}
+    card = {"trained_and_measured_by": result["command"], "version": result["version"],
+            "data": result["data"], "train_config": extra["train_config"], "figures": figures,
+            "note": "the training-only identity classifier was removed; the embedding network and mask are "
+                    "those measured"}
+    target.with_suffix(".json").write_text(json.dumps(card, indent=1))
+    print(f"wrote {target} ({target.stat().st_size / 1e6:.1f} MB) and {target.with_suffix('.json')}")
+
+
+if __name__ == "__main__":
+    main()
