@@ -54,7 +54,7 @@ def register(protect_subparsers, train_subparsers, attack_subparsers) -> None:
         description="Align each face, pass it through a trained optical encoder (mask, optics, sensor) and "
                     "write the sensor image as PNG with a JSON sidecar.")
     p.add_argument("inputs", nargs="+", help="image files or folders (searched recursively)")
-    p.add_argument("--checkpoint", default=None, help="model.pt written by 'faceveil train optical'")
+    p.add_argument("--checkpoint", default=None, help="model.pt written by 'faceveil train optical' (default: the shipped MEM-FR camera)")
     p.add_argument("--out", required=True, help="output folder of the encrypted images (outside every input folder)")
     p.add_argument("--scenes", default=None, help="also write the aligned faces the camera saw (attack pairs)")
     p.add_argument("--seed", type=int, default=0, help="seed of the sensor noise")
@@ -119,8 +119,8 @@ def cmd_train_optical(args) -> int:
 def cmd_protect_optical(args) -> int:
     checkpoint = Path(args.checkpoint) if args.checkpoint else packaged_checkpoint()
     if checkpoint is None:
-        raise ValueError("no --checkpoint given, and faceveil ships no trained optical encoder yet: train one with "
-                         "'faceveil train optical --config FILE' and pass --checkpoint OUT_DIR/model.pt")
+        raise ValueError("no --checkpoint given, and this installation has no shipped optical encoder: train one "
+                         "with 'faceveil train optical --config FILE' and pass --checkpoint OUT_DIR/model.pt")
     model, _ = load_checkpoint(checkpoint)
     out = Path(args.out)
     scenes_out = Path(args.scenes) if args.scenes else None

@@ -30,12 +30,13 @@ from .physics import LOEN, MEM_FR, PAPER_TABLE_1, SYSTEMS, OpticalSetup, centre_
 from .sensor import SensorConfig, capture, shot_and_read_noise
 from .train import TrainConfig, TrainResult, load_train_config, train
 
-#: where a trained model shipped with faceveil would live (none is shipped yet)
+#: the MEM-FR camera shipped with faceveil (trained by the LFW benchmark; its card: ``mem-fr.json`` beside it)
 PACKAGED_CHECKPOINT = Path(__file__).parent / "weights" / "mem-fr.pt"
 
 
 def packaged_checkpoint() -> Path | None:
-    """The checkpoint shipped with faceveil, or None while none is (train one: ``faceveil train optical``)."""
+    """The checkpoint shipped with faceveil, or None in an installation without it (then train one:
+    ``faceveil train optical``)."""
     return PACKAGED_CHECKPOINT if PACKAGED_CHECKPOINT.is_file() else None
 
 
