@@ -54,7 +54,8 @@ def register(protect_subparsers, train_subparsers, attack_subparsers) -> None:
         description="Align each face, pass it through a trained optical encoder (mask, optics, sensor) and "
                     "write the sensor image as PNG with a JSON sidecar.")
     p.add_argument("inputs", nargs="+", help="image files or folders (searched recursively)")
-    p.add_argument("--checkpoint", default=None, help="model.pt written by 'faceveil train optical' (default: the shipped MEM-FR camera)")
+    p.add_argument("--checkpoint", default=None,
+                   help="model.pt written by 'faceveil train optical' (default: the shipped MEM-FR camera)")
     p.add_argument("--out", required=True, help="output folder of the encrypted images (outside every input folder)")
     p.add_argument("--scenes", default=None, help="also write the aligned faces the camera saw (attack pairs)")
     p.add_argument("--seed", type=int, default=0, help="seed of the sensor noise")
