@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 from faceveil.bench.optical_sweep import grid
 from faceveil.cli import main
+from faceveil.eval.quality import LPIPSAlex
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -17,9 +19,11 @@ def test_sweep_grid_runs_each_setting_once_in_order():
 
 
 def test_optical_bench_writes_both_systems_and_the_papers_figures(tmp_path):
-    out = tmp_path / "bench"
+    out, weights = tmp_path / "bench", tmp_path / "lpips.pt"
+    state = {k: v.abs() if k.startswith("lin") else v for k, v in LPIPSAlex().state_dict().items()}
+    torch.save(state, weights)  # untrained weights (linear layers >= 0 like LPIPS'): only the plumbing is tested
     argv = ["bench", "optical", "--image-size", "32", "--epochs", "1", "--binary-epochs", "1", "--attack-pairs",
-            "8", "500", "--attack-epochs", "1", "--attack-width", "4", "--judge-folds", "4", "--out", str(out), "--quiet"]
+            "8", "500", "--attack-epochs", "1", "--attack-width", "4", "--judge-folds", "4", "--lpips-weights", str(weights), "--out", str(out), "--quiet"]
     assert main(argv) == 0
     result = json.loads((out / "result.json").read_text())
     assert result["command"] == "faceveil " + " ".join(argv)
@@ -28,6 +32,7 @@ def test_optical_bench_writes_both_systems_and_the_papers_figures(tmp_path):
         assert list(system["unet"]) == ["8"]  # 500 pairs exceed the sample's 160 faces: skipped, not faked
         assert 0 <= system["verification"]["accuracy_mean"] <= 1
         assert system["history"][-1]["binary_mask"]
+        assert system["privacy"]["lpips"] > 0 and "lpips" in system["wiener_true_psf"]
     assert result["paper"]["judge_on_encrypted"] == 0.6310
     assert result["judge_on_originals"]["accuracy_mean"] > 0.9  # the judge on the clean sample faces
     assert (result["judge_on_originals"]["folds"], result["judge_on_originals"]["pairs"]) == (4, 48)

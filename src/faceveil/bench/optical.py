@@ -42,7 +42,7 @@ import torch
 from faceveil import __version__
 from faceveil.data.lfw import LFW
 from faceveil.data.sample import sample_root
-from faceveil.eval.quality import psnr, ssim
+from faceveil.eval.quality import LPIPSAlex, load_lpips_alex, lpips, psnr, ssim
 from faceveil.eval.verification import pair_scores, verification_report
 from faceveil.protect.optical import (PAPER_TABLE_1, SYSTEMS, AttackConfig, DataConfig, EncoderConfig, LossWeights,
                                       TrainConfig, dual_cosine_loss, judge_view, load_chips, reconstruct, table_1,
@@ -69,6 +69,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--attack-epochs", type=int, default=100)
     p.add_argument("--attack-width", type=int, default=32, help="U-Net channels at full resolution")
     p.add_argument("--nsr", type=float, default=1e-2, help="noise-to-signal ratio of the Wiener attack")
+    p.add_argument("--lpips-weights", default=None,
+                   help="LPIPS-AlexNet weights (docs/quality.md): also report LPIPS of encrypted and attacked images")
     p.add_argument("--judge-folds", type=int, default=10, choices=range(1, 11), metavar="K",
                    help="the reference judge verifies the pairs of the first K View 2 folds (default: all 10)")
     p.add_argument("--seed", type=int, default=0)
@@ -126,8 +128,14 @@ def judge_verify(judge: DlibTorchEmbedder, images: torch.Tensor, test, n_folds: 
             "pairs": int(keep.sum())}
 
 
-def quality(images: torch.Tensor, originals: torch.Tensor) -> dict:
-    return {"psnr": float(psnr(images, originals).mean()), "ssim": float(ssim(images, originals).mean())}
+def quality(images: torch.Tensor, originals: torch.Tensor, perceptual: LPIPSAlex | None = None) -> dict:
+    """Mean PSNR and SSIM of images (N, C, S, S) against originals, both in [0, 1], and LPIPS when a
+    model is given (it needs S >= 31)."""
+    measures = {"psnr": float(psnr(images, originals).mean()), "ssim": float(ssim(images, originals).mean())}
+    if perceptual is not None:
+        with torch.no_grad():
+            measures["lpips"] = float(lpips(images, originals, perceptual).mean())
+    return measures
 
 
 def encoder_speed(model, scenes: torch.Tensor, seed: int) -> float:
@@ -142,7 +150,8 @@ def encoder_speed(model, scenes: torch.Tensor, seed: int) -> float:
     return len(batch) / best
 
 
-def run_system(system: str, args, source: DataConfig, train_faces, test, judge) -> dict:
+def run_system(system: str, args, source: DataConfig, train_faces, test, judge,
+               perceptual: LPIPSAlex | None) -> dict:
     faces, a, b, labels, folds = test
     config = TrainConfig(
         out_dir=str(Path(args.out) / system),
@@ -161,7 +170,7 @@ def run_system(system: str, args, source: DataConfig, train_faces, test, judge) 
         "open_mask_elements": int(model.encoder.transmissions().sum()),
         "verification": verify(model.embed(encrypted).cpu(), a, b, labels, folds),
         "verification_relaxed_mask": relaxed_mask_verification(model, scenes, args.seed, a, b, labels, folds),
-        "privacy": {**quality(encrypted, scenes), "dual_cosine": float(dual_cosine_loss(scenes, encrypted)),
+        "privacy": {**quality(encrypted, scenes, perceptual), "dual_cosine": float(dual_cosine_loss(scenes, encrypted)),
                     "judge_on_encrypted": judge_verify(judge, encrypted, test, args.judge_folds)},
         "train_seconds_per_epoch": float(np.mean([h["seconds"] for h in result.history])),
         "train_images_per_second": float(np.mean([h["images_per_second"] for h in result.history])),
@@ -169,7 +178,7 @@ def run_system(system: str, args, source: DataConfig, train_faces, test, judge) 
         "history": result.history,
     }
     wiener = wiener_deconvolution(encrypted, model.encoder.response().detach().cpu(), nsr=args.nsr)
-    row["wiener_true_psf"] = {**quality(wiener, scenes),
+    row["wiener_true_psf"] = {**quality(wiener, scenes, perceptual),
                               "judge": judge_verify(judge, wiener, test, args.judge_folds)}
     attacker_scenes = train_faces.scenes()
     attacker_encrypted = model.encrypt(attacker_scenes, torch.Generator().manual_seed(args.seed + 1)).cpu()
@@ -183,7 +192,7 @@ def run_system(system: str, args, source: DataConfig, train_faces, test, judge) 
                                     device=args.device)
         held_out = reconstruct(trained.model, attacker_encrypted[trained.eval_index])
         rebuilt = reconstruct(trained.model, encrypted)
-        row["unet"][n] = {**quality(held_out, attacker_scenes[trained.eval_index]),
+        row["unet"][n] = {**quality(held_out, attacker_scenes[trained.eval_index], perceptual),
                           "judge_on_view2_reconstructions": judge_verify(judge, rebuilt, test, args.judge_folds),
                           "final_train_mse": trained.losses[-1]}
     return row
@@ -202,6 +211,8 @@ def print_table(rows: list[dict], judge_clean: dict) -> None:
              ("  judge on encrypted", [cosines(r["privacy"]["judge_on_encrypted"]) for r in rows]),
              ("encrypted vs original: PSNR dB", [f"{r['privacy']['psnr']:.2f}" for r in rows]),
              ("encrypted vs original: SSIM", [f"{r['privacy']['ssim']:.3f}" for r in rows]),
+             *([("encrypted vs original: LPIPS", [f"{r['privacy']['lpips']:.3f}" for r in rows])]
+               if "lpips" in rows[0]["privacy"] else []),
              ("dual cosine (Eq. 3)", [f"{r['privacy']['dual_cosine']:.3f}" for r in rows]),
              ("judge on encrypted (paper 63.10 %)",
               [pct(r["privacy"]["judge_on_encrypted"]["accuracy_mean"]) for r in rows]),
@@ -228,6 +239,7 @@ def run(args: argparse.Namespace) -> int:
     """Run the benchmark of ``args`` (the options of :func:`add_arguments`); writes ``result.json``."""
     if args.threads:
         torch.set_num_threads(args.threads)
+    perceptual = load_lpips_alex(args.lpips_weights) if args.lpips_weights else None  # fail before training
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     root = Path(args.root) if args.root else sample_root()
@@ -240,7 +252,7 @@ def run(args: argparse.Namespace) -> int:
     judge = DlibTorchEmbedder(device=args.device)
     faces, a, b, labels, folds = test
     judge_clean = judge_verify(judge, faces.scenes(), test, args.judge_folds)
-    rows = [run_system(system, args, source, train_faces, test, judge) for system in args.systems]
+    rows = [run_system(system, args, source, train_faces, test, judge, perceptual) for system in args.systems]
     print_table(rows, judge_clean)
     result = {
         "command": shlex.join(["faceveil", *args.argv]),
