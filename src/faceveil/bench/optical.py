@@ -5,7 +5,8 @@ on CASIA-WebFace; pass --image-size 160 --backbone inception-resnet-v1 on a GPU)
 
   1. train the encoder and its back-end end to end (Eq. 5) on the people of LFW View 1 DevTrain;
   2. verification accuracy of the trained system on LFW View 2 (10-fold protocol, cosine scores);
-  3. privacy of the encrypted images: PSNR and SSIM against the aligned faces (Fig. 2a, Fig. 5), Eq. 3's
+  3. privacy of the encrypted images: PSNR, SSIM (and LPIPS with --lpips-weights) against the aligned
+     faces (Fig. 2a, Fig. 5), the mean cosine of same / different people (Table 2), Eq. 3's
      dual cosine, and the reference judge (dlib ResNet, "standard model" of Sec. 3.3) verifying View 2
      on the encrypted images (seed 000: 63.10 %) and on the originals;
   4. attacks: a U-Net blind deconvolution trained on half of N (encrypted, original) DevTrain pairs,
@@ -17,10 +18,11 @@ on CASIA-WebFace; pass --image-size 160 --backbone inception-resnet-v1 on a GPU)
 The judge sees 150 x 150 resamplings of the S x S dlib chips (docs/optical.md). LFW View 2 shares people
 with View 1 DevTrain; the script reports the accuracy on all View 2 pairs, as seed 000 does.
 
-Full run (hours on 2 CPU cores, minutes on a GPU):
-    faceveil bench optical --root ../shared/data/lfw --image-size 80 --epochs 30 \
-        --attack-pairs 200 600 --attack-epochs 100 --out results/optical
-Smoke test on the embedded sample (47 s on 2 shared cores with an empty cache; the sample's 40 people
+Run of docs/benchmarks.md (46 minutes on 2 shared CPU cores; the judge on folds 1-3 only):
+    faceveil bench optical --root ../shared/data/lfw --image-size 80 --epochs 8 --binary-epochs 2 \
+        --batch-size 64 --attack-pairs 200 600 --attack-epochs 30 --attack-width 16 --judge-folds 3 \
+        --threads 2 --out results/optical
+Smoke test on the embedded sample (half a minute; the sample's 40 people
 are both the training and the test people, so its numbers only show that everything runs):
     faceveil bench optical --image-size 48 --epochs 3 --binary-epochs 1 --attack-pairs 20 40 \
         --attack-epochs 5 --attack-width 16 --threads 1 --out /tmp/bench_optical --quiet
