@@ -49,3 +49,18 @@ def test_optical_sweep_trains_one_run_per_setting(tmp_path):
     assert settings == [(3, 2, 5), (5, 2, 9), (5, 1, 5)]
     assert (out / "sweep.png").stat().st_size > 0
     assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["k3-d2", "k5-d1", "k5-d2"]
+
+
+def test_optical_bench_rejects_bad_options_before_any_work(tmp_path):
+    out = tmp_path / "bench"
+    with pytest.raises(SystemExit):  # argparse: K must be 1..10
+        main(["bench", "optical", "--judge-folds", "11", "--out", str(out)])
+    assert main(["bench", "optical", "--lpips-weights", str(tmp_path / "none.pt"), "--out", str(out)]) == 2
+    assert not out.exists()  # refused before the output folder or any training
+
+
+def test_optical_sweep_rejects_a_mask_eq_4_cannot_train_before_any_work(tmp_path):
+    out = tmp_path / "sweep"
+    assert main(["bench", "optical-sweep", "--kernel-sizes", "1", "--out", str(out)]) == 2
+    assert main(["bench", "optical-sweep", "--dilations", "0", "--out", str(out)]) == 2
+    assert not out.exists()

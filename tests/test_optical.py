@@ -337,6 +337,14 @@ def test_training_refuses_outputs_without_a_checkpoint(tmp_path, faces):
         train(tiny_config(tmp_path, encoder=EncoderConfig(image_size=64)), data=faces, progress=False, overwrite=True)
 
 
+def test_a_one_element_mask_is_refused_when_eq_4_would_train_it(tmp_path):
+    with pytest.raises(ValueError, match="at least 2 x 2"):
+        tiny_config(tmp_path, encoder=EncoderConfig(image_size=SIZE, kernel_size=1))
+    without_eq_4 = tiny_config(tmp_path, encoder=EncoderConfig(image_size=SIZE, kernel_size=1),
+                               loss=LossWeights(gradient=0))
+    assert without_eq_4.encoder.psf_support == 1
+
+
 def test_checkpoint_round_trip_keeps_config_weights_and_binary_mask(tmp_path, trained, faces):
     model = trained.model
     path = save_checkpoint(tmp_path / "copy.pt", model, {"note": "round trip"})

@@ -95,30 +95,33 @@ def run(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     root = Path(args.root) if args.root else sample_root()
     source = DataConfig(source="lfw-dev-train", root=str(root), max_identities=args.max_identities) if args.root \
         else DataConfig(source="sample", max_identities=args.max_identities)
     system_dilation = optical_setup("mem-fr").dilation_at(args.image_size)
+    configs = [TrainConfig(out_dir=str(out / f"k{k}-d{d}"), data=source, epochs=args.epochs, binary_epochs=1,
+                           encoder=EncoderConfig("mem-fr", args.image_size, kernel_size=k, dilation=d),
+                           batch_size=args.batch_size, loss=LossWeights(distill=args.distill), seed=args.seed,
+                           device=args.device)
+               for k, d in grid(args.kernel_sizes, args.dilations, system_dilation)]  # bad settings fail here
+    out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     train_faces = load_chips(training_items(source), args.image_size, judge=args.distill > 0,
                              progress=not args.quiet, device=args.device)
     faces, a, b, labels, folds = view2_faces(root, args.image_size, args)
     scenes = faces.scenes()
     rows = []
-    for kernel_size, dilation in grid(args.kernel_sizes, args.dilations, system_dilation):
-        encoder = EncoderConfig(system="mem-fr", image_size=args.image_size, kernel_size=kernel_size, dilation=dilation)
-        config = TrainConfig(out_dir=str(out / f"k{kernel_size}-d{dilation}"), encoder=encoder, data=source,
-                             epochs=args.epochs, binary_epochs=1, batch_size=args.batch_size,
-                             loss=LossWeights(distill=args.distill), seed=args.seed, device=args.device)
+    for config in configs:
+        encoder = config.encoder
         model = train(config, data=train_faces, progress=not args.quiet).model.to(args.device)
         encrypted = model.encrypt(scenes, torch.Generator().manual_seed(args.seed)).cpu()
-        row = {"kernel_size": kernel_size, "dilation_px": dilation, "psf_support_px": encoder.psf_support,
+        row = {"kernel_size": encoder.kernel_size, "dilation_px": encoder.dilation,
+               "psf_support_px": encoder.psf_support,
                "open_mask_elements": int(model.encoder.transmissions().sum()),
                "verification": verify(model.embed(encrypted).cpu(), a, b, labels, folds),
                "privacy": quality(encrypted, scenes)}
         rows.append(row)
-        print(f"k = {kernel_size}, dilation {dilation} ({encoder.psf_support} px PSF): accuracy "
+        print(f"k = {encoder.kernel_size}, dilation {encoder.dilation} ({encoder.psf_support} px PSF): accuracy "
               f"{100 * row['verification']['accuracy_mean']:.2f} %, PSNR {row['privacy']['psnr']:.2f} dB, "
               f"SSIM {row['privacy']['ssim']:.3f}", flush=True)
     figure = plot(rows, system_dilation, out / "sweep.png")

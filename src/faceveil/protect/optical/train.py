@@ -83,6 +83,9 @@ class TrainConfig:
         if not float(self.weight_decay) >= 0:
             raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
         check_int(self.seed, "seed", 0)
+        if self.loss.gradient > 0 and self.encoder.kernel_size < 2:
+            raise ValueError(f"the weight gradient loss (Eq. 4) needs a mask of at least 2 x 2 elements, got "
+                             f"kernel_size {self.encoder.kernel_size}; use a larger mask or loss.gradient = 0")
 
     def model_config(self, n_classes: int) -> ModelConfig:
         """The model this run trains, for ``n_classes`` identities."""
