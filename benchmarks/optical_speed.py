@@ -10,20 +10,11 @@ script times MEM-FR and LOEN under the same conditions, one after the other:
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
 
+from faceveil.bench.optical import images_per_second
 from faceveil.protect.optical import load_checkpoint
-
-
-def images_per_second(function, batch: torch.Tensor, repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        function(batch)
-        best = min(best, time.perf_counter() - t0)
-    return len(batch) / best
 
 
 def main() -> None:

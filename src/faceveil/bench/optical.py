@@ -140,16 +140,19 @@ def quality(images: torch.Tensor, originals: torch.Tensor, perceptual: LPIPSAlex
     return measures
 
 
-def encoder_speed(model, scenes: torch.Tensor, seed: int) -> float:
-    """Images per second of the optics + sensor on a batch of 64 (best of 3)."""
-    batch = scenes[:64]
+def images_per_second(function, batch: torch.Tensor, repeats: int = 3) -> float:
+    """Images per second of ``function(batch)``, best of ``repeats`` calls."""
     best = float("inf")
-    for _ in range(3):
-        generator = torch.Generator().manual_seed(seed)
+    for _ in range(repeats):
         t0 = time.perf_counter()
-        model.encrypt(batch, generator)
+        function(batch)
         best = min(best, time.perf_counter() - t0)
     return len(batch) / best
+
+
+def encoder_speed(model, scenes: torch.Tensor, seed: int) -> float:
+    """Images per second of the optics + sensor on a batch of 64 (best of 3)."""
+    return images_per_second(lambda batch: model.encrypt(batch, torch.Generator().manual_seed(seed)), scenes[:64])
 
 
 def run_system(system: str, args, source: DataConfig, train_faces, test, judge,

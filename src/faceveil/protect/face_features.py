@@ -34,6 +34,7 @@ from ..faces.align import FaceAligner
 from ..faces.torch_align import face_chips
 from ..paths import cache_dir
 from ..recognition.base import AlignmentSpec, Embedder
+from ..recognition.pipeline import embed_files
 from .domains import PixelDomain
 from .dp_features import FeatureFn, coefficient_jacobian
 from .dp_sensitivity import Sensitivity, estimate_sensitivity
@@ -146,13 +147,10 @@ def embedding_sensitivity(embedder: Embedder, items: list[tuple[Path, str]], wha
     path = cache_dir() / f"sensitivity-{embedder.name}-{key}-{digest}.json"
     if path.is_file():
         return Sensitivity.from_dict(json.loads(path.read_text()))
-    aligner = FaceAligner(embedder.alignment)
-    features = []
-    for start in range(0, len(items), batch_size):
-        chips = [aligner.align(load_rgb(p)).chip for p, _ in items[start:start + batch_size]]
-        features.append(embedder.embed_raw(to_tensor(chips)))
+    embedded = embed_files([p for p, _ in items], embedder, FaceAligner(embedder.alignment), batch_size=batch_size)
     description = f"{embedder.name} raw embeddings of {what} ({len(items)} photos)"
-    sensitivity = estimate_sensitivity(torch.cat(features), [person for _, person in items], description)
+    sensitivity = estimate_sensitivity(torch.from_numpy(embedded.embeddings), [person for _, person in items],
+                                       description)
     path.write_text(json.dumps(sensitivity.to_dict()))
     return sensitivity
 
