@@ -15,11 +15,11 @@ from faceveil.data.folders import read_identity_folders
 from faceveil.data.images import load_rgb, to_tensor
 from faceveil.data.lfw import LFW
 from faceveil.data.sample import sample_root
-from faceveil.protect.domains import make_domain
-from faceveil.protect.dp_features import coefficient_jacobian
-from faceveil.protect.dp_sensitivity import estimate_sensitivity
-from faceveil.protect.eigenfaces import Eigenfaces
-from faceveil.protect.face_features import (PhotoFeatures, TaylorFeatures, cached_eigenfaces, chip_aligner,
+from faceveil.protect.dp.domains import make_domain
+from faceveil.protect.dp.features import coefficient_jacobian
+from faceveil.protect.dp.sensitivity import estimate_sensitivity
+from faceveil.protect.dp.eigenfaces import Eigenfaces
+from faceveil.protect.dp.photo_features import (PhotoFeatures, TaylorFeatures, cached_eigenfaces, chip_aligner,
                                             dev_train_photos, embedding_sensitivity, face_crops, lfw_people_photos)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

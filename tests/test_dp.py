@@ -18,16 +18,16 @@ from faceveil import cli
 from faceveil.data.folders import read_identity_folders
 from faceveil.data.images import load_rgb, to_tensor
 from faceveil.data.sample import sample_root
-from faceveil.protect.domains import make_domain
-from faceveil.protect.dp import DPConfig, protect_dp
-from faceveil.protect.dp_budget import (feature_epsilons, image_cost, inclusion_probabilities, lmgd_scales,
+from faceveil.protect.dp.domains import make_domain
+from faceveil.protect.dp.methods import DPConfig, protect_dp
+from faceveil.protect.dp.budget import (feature_epsilons, image_cost, inclusion_probabilities, lmgd_scales,
                                         na_scales, uniform_scales)
-from faceveil.protect.dp_features import coefficient_jacobian, eigenface_weights, rank_order
-from faceveil.protect.dp_noise import NoiseSource, geometric_counts, laplace_noise, snapped_laplace
-from faceveil.protect.dp_sensitivity import estimate_sensitivity, given_sensitivity
-from faceveil.protect.dp_theory import sample_feature_noise, theorem1_ks
-from faceveil.protect.eigenfaces import Eigenfaces
-from faceveil.protect.face_features import face_crops, to_grey
+from faceveil.protect.dp.features import coefficient_jacobian, eigenface_weights, rank_order
+from faceveil.protect.dp.noise import NoiseSource, geometric_counts, laplace_noise, snapped_laplace
+from faceveil.protect.dp.sensitivity import estimate_sensitivity, given_sensitivity
+from faceveil.protect.dp.theory import sample_feature_noise, theorem1_ks
+from faceveil.protect.dp.eigenfaces import Eigenfaces
+from faceveil.protect.dp.photo_features import face_crops, to_grey
 
 SIZE = 24  # small crops keep every test fast; the maths does not depend on the size
 

@@ -19,14 +19,15 @@ from faceveil.data.images import to_tensor
 from faceveil.data.sample import sample_root
 from faceveil.paths import cache_dir
 from faceveil.eval.quality import cosine_similarity_images, psnr
-from faceveil.protect.optical import (LOEN, MEM_FR, PAPER_TABLE_1, AttackConfig, ChipSet, DataConfig, EncoderConfig,
-                                      LossWeights, ModelConfig, OpticalEncoder, OpticalFaceModel, SensorConfig,
-                                      TrainConfig, binarize_ste, capture, dilate_kernel, dual_cosine_loss, export_mask,
-                                      lenslet_blur, load_checkpoint, load_chips, make_backbone, optical_convolution,
-                                      packaged_checkpoint, point_spread_function, reconstruct, shot_and_read_noise,
-                                      total_loss, train, train_unet_attack, training_items, weight_gradient_loss,
-                                      wiener_deconvolution)
-from faceveil.protect.optical.attack import load_attack, save_attack, split_pairs
+from faceveil.attack.deconv import (AttackConfig, load_attack, reconstruct, save_attack, split_pairs, train_unet_attack,
+                                    wiener_deconvolution)
+from faceveil.protect.optical import (LOEN, MEM_FR, PAPER_TABLE_1, ChipSet, DataConfig, EncoderConfig, LossWeights,
+                                      ModelConfig, OpticalEncoder, OpticalFaceModel, SensorConfig, TrainConfig,
+                                      binarize_ste, capture, dilate_kernel, dual_cosine_loss, export_mask, lenslet_blur,
+                                      load_checkpoint, load_chips, optical_convolution, packaged_checkpoint,
+                                      point_spread_function, shot_and_read_noise, total_loss, train, training_items,
+                                      weight_gradient_loss)
+from faceveil.recognition.backbones import make_backbone
 from faceveil.protect.optical.model import save_checkpoint
 
 SIZE = 32  # tiny scenes keep training fast; the optics do not depend on the size

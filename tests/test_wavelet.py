@@ -7,9 +7,9 @@ import pytest
 import scipy.fft
 import torch
 
-from faceveil.protect.dct import dct2d, inverse_dct2d
-from faceveil.protect.domains import make_domain
-from faceveil.protect.wavelet import haar2d, inverse_haar2d, padded_size
+from faceveil.protect.dp.dct import dct2d, inverse_dct2d
+from faceveil.protect.dp.domains import make_domain
+from faceveil.protect.dp.wavelet import haar2d, inverse_haar2d, padded_size
 
 pywt = pytest.importorskip("pywt")
 

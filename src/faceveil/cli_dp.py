@@ -31,10 +31,10 @@ from . import __version__
 from ._checks import check_outside
 from .data.folders import output_names
 from .data.images import load_rgb, to_tensor, to_uint8
-from .protect.dp import METHODS, DPConfig, protect_dp
-from .protect.dp_features import RANKINGS
-from .protect.eigenfaces import Eigenfaces
-from .protect.face_features import CHIP_PADDING, PhotoFeatures, chip_aligner, sample_eigenfaces
+from .protect.dp.methods import METHODS, DPConfig, protect_dp
+from .protect.dp.features import RANKINGS
+from .protect.dp.eigenfaces import Eigenfaces
+from .protect.dp.photo_features import CHIP_PADDING, PhotoFeatures, chip_aligner, sample_eigenfaces
 
 
 def register(protect_subparsers) -> argparse.ArgumentParser:

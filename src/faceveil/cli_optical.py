@@ -28,7 +28,7 @@ from ._checks import check_outside
 from .data.folders import expand_inputs, output_names
 from .data.images import load_rgb, to_tensor, to_uint8
 from .protect.optical import packaged_checkpoint
-from .protect.optical.attack import (AttackConfig, reconstruct, reconstruction_quality, save_attack, train_unet_attack,
+from .attack.deconv import (AttackConfig, reconstruct, reconstruction_quality, save_attack, train_unet_attack,
                                      wiener_deconvolution)
 from .protect.optical.chips import align_photos, scene_aligner, scenes_from_chips
 from .protect.optical.model import load_checkpoint

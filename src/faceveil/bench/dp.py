@@ -53,12 +53,12 @@ from faceveil.data.images import load_rgb, to_tensor, to_uint8
 from faceveil.data.sample import sample_root
 from faceveil.eval.quality import psnr, ssim
 from faceveil.faces.align import FaceAligner
-from faceveil.protect.domains import make_domain
-from faceveil.protect.dp import METHODS, DPAccount, DPConfig, protect_dp
-from faceveil.protect.dp_features import eigenface_weights
-from faceveil.protect.dp_noise import NoiseSource, laplace_noise
-from faceveil.protect.eigenfaces import Eigenfaces
-from faceveil.protect.face_features import (EmbedderFeatures, PhotoFeatures, TaylorFeatures, dev_train_photos,
+from faceveil.protect.dp.domains import make_domain
+from faceveil.protect.dp.methods import METHODS, DPAccount, DPConfig, protect_dp
+from faceveil.protect.dp.features import eigenface_weights
+from faceveil.protect.dp.noise import NoiseSource, laplace_noise
+from faceveil.protect.dp.eigenfaces import Eigenfaces
+from faceveil.protect.dp.photo_features import (EmbedderFeatures, PhotoFeatures, TaylorFeatures, dev_train_photos,
                                             embedding_sensitivity, face_crops, lfw_eigenfaces, lfw_people_photos,
                                             sample_eigenfaces)
 from faceveil.recognition.dlib_native import DlibEmbedder

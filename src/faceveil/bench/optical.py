@@ -46,9 +46,9 @@ from faceveil.data.lfw import LFW
 from faceveil.data.sample import sample_root
 from faceveil.eval.quality import LPIPSAlex, load_lpips_alex, lpips, psnr, ssim
 from faceveil.eval.verification import pair_scores, verification_report
-from faceveil.protect.optical import (PAPER_TABLE_1, SYSTEMS, AttackConfig, DataConfig, EncoderConfig, LossWeights,
-                                      TrainConfig, dual_cosine_loss, judge_view, load_chips, reconstruct, table_1,
-                                      train, train_unet_attack, training_items, wiener_deconvolution)
+from faceveil.attack.deconv import AttackConfig, reconstruct, train_unet_attack, wiener_deconvolution
+from faceveil.protect.optical import (PAPER_TABLE_1, SYSTEMS, DataConfig, EncoderConfig, LossWeights, TrainConfig,
+                                      dual_cosine_loss, judge_view, load_chips, table_1, train, training_items)
 from faceveil.recognition.dlib_resnet import DlibTorchEmbedder
 
 PAPER = {"judge_on_encrypted": 0.6310, "judge_on_unet_600": 0.6985,

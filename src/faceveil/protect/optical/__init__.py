@@ -9,17 +9,14 @@ Modules, one job each:
 * :mod:`.physics`: the physical set-ups and Table 1's derived numbers (resolution, light throughput);
 * :mod:`.optics`: mask, dilated PSF, straight-through binarisation, lenslet diffraction, g = f * h;
 * :mod:`.sensor`: shot and read noise, full well, 8-bit quantisation (the n of g = f * h + n);
-* :mod:`.encoder`: optics + sensor as one module; :mod:`.backbones`: Inception-ResNet-V1 and a light CNN;
+* :mod:`.encoder`: optics + sensor as one module (the back-ends live in :mod:`faceveil.recognition.backbones`);
 * :mod:`.model`: encoder + back-end, checkpoints; :mod:`.losses`: Eqs. 3-5 and distillation;
 * :mod:`.chips`: aligned, cached training faces; :mod:`.train`: the resumable training loop;
-* :mod:`.attack`: U-Net blind deconvolution and Wiener deconvolution; :mod:`.export`: mask PNG and CSV;
-* :mod:`.config`: configurations to and from dicts.
+* :mod:`.export`: mask PNG and CSV. The attacks on these encoders live in :mod:`faceveil.attack.deconv`.
 """
 
 from pathlib import Path
 
-from .attack import AttackConfig, UNet, reconstruct, reconstruction_quality, train_unet_attack, wiener_deconvolution
-from .backbones import BACKBONES, InceptionResNetV1, LightFaceNet, make_backbone
 from .chips import ChipSet, DataConfig, judge_view, load_chips, scene_aligner, training_items
 from .encoder import EncoderConfig, OpticalEncoder
 from .export import export_mask, physical_mask
@@ -41,13 +38,13 @@ def packaged_checkpoint() -> Path | None:
 
 
 __all__ = [
-    "AmplitudeMask", "AttackConfig", "BACKBONES", "ChipSet", "DataConfig", "EncoderConfig", "InceptionResNetV1",
-    "LOEN", "LightFaceNet", "LossWeights", "MEM_FR", "ModelConfig", "OpticalEncoder", "OpticalFaceModel",
+    "AmplitudeMask", "ChipSet", "DataConfig", "EncoderConfig",
+    "LOEN", "LossWeights", "MEM_FR", "ModelConfig", "OpticalEncoder", "OpticalFaceModel",
     "OpticalSetup", "PACKAGED_CHECKPOINT", "PAPER_TABLE_1", "SYSTEMS", "SensorConfig", "TrainConfig",
-    "TrainResult", "UNet", "binarize_ste", "capture", "centre_irradiance", "dilate_kernel", "distillation_loss",
+    "TrainResult", "binarize_ste", "capture", "centre_irradiance", "dilate_kernel", "distillation_loss",
     "dual_cosine_loss", "export_mask", "judge_view", "lenslet_blur", "load_checkpoint", "load_chips",
-    "load_train_config", "make_backbone", "optical_convolution", "optical_setup", "packaged_checkpoint",
-    "physical_mask", "point_spread_function", "reconstruct", "reconstruction_quality", "save_checkpoint",
-    "scene_aligner", "shot_and_read_noise", "table_1", "total_loss", "train", "train_unet_attack",
-    "training_items", "weight_gradient_loss", "wiener_deconvolution",
+    "load_train_config", "optical_convolution", "optical_setup", "packaged_checkpoint",
+    "physical_mask", "point_spread_function", "save_checkpoint",
+    "scene_aligner", "shot_and_read_noise", "table_1", "total_loss", "train",
+    "training_items", "weight_gradient_loss",
 ]

@@ -34,7 +34,7 @@ from ...model_files import dlib_model_path
 from ...paths import cache_dir
 from ...recognition.base import AlignmentSpec
 from ...recognition.cache import content_digest
-from ..face_features import to_grey
+from ..dp.photo_features import to_grey
 
 SOURCES = ("lfw-dev-train", "folders", "sample")
 CHIP_PADDING = 0.25

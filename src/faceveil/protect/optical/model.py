@@ -17,8 +17,8 @@ from torch import nn
 
 from ... import __version__
 from ..._checks import check_choice, check_images, check_int
-from .backbones import BACKBONES, make_backbone
-from .config import from_dict, to_dict
+from ...recognition.backbones import BACKBONES, make_backbone
+from ...config import from_dict, to_dict
 from .encoder import EncoderConfig, OpticalEncoder
 
 CHECKPOINT_FORMAT = "faceveil-optical-model"
@@ -31,7 +31,7 @@ class ModelConfig:
 
     Attributes:
         encoder: the optics and sensor.
-        backbone: the electronic network, one of :data:`~faceveil.protect.optical.backbones.BACKBONES`.
+        backbone: the electronic network, one of :data:`~faceveil.recognition.backbones.BACKBONES`.
         channels: 3 (RGB scenes and sensor) or 1 (grey).
         embedding_dim: D of the face embedding.
         n_classes: identities of the classification head (0: no head).

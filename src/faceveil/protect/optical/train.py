@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 
 from ..._checks import check_int, check_positive
 from .chips import ChipSet, DataConfig, load_chips, training_items
-from .config import differences, from_dict, to_dict
+from ...config import differences, from_dict, to_dict
 from .encoder import EncoderConfig
 from .export import export_mask
 from .losses import LossWeights, total_loss

@@ -24,7 +24,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .._checks import check_images, check_int
+from ..._checks import check_images, check_int
 
 
 def padded_size(height: int, width: int, levels: int) -> tuple[int, int]:

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .. import __version__
-from .._checks import check_images, check_int, stack_images
-from .dp_sensitivity import Sensitivity, estimate_sensitivity
+from ... import __version__
+from ..._checks import check_images, check_int, stack_images
+from .sensitivity import Sensitivity, estimate_sensitivity
 
 FORMAT = "faceveil-eigenfaces-v1"
 

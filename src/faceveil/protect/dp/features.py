@@ -21,7 +21,7 @@ from typing import Callable
 
 import torch
 
-from .._checks import check_images
+from ..._checks import check_images
 from .domains import Domain
 from .eigenfaces import Eigenfaces
 
@@ -40,7 +40,7 @@ def coefficient_jacobian(images: torch.Tensor, features: FeatureFn, domain: Doma
     Args:
         images: (N, C, H, W) in [0, 1].
         features: callable (N, C, H, W) -> (N, M_F), differentiable.
-        domain: where the coefficients live (:mod:`faceveil.protect.domains`).
+        domain: where the coefficients live (:mod:`faceveil.protect.dp.domains`).
     """
     check_images(images)
     shape = tuple(images.shape[1:])

@@ -22,12 +22,12 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
-from .._checks import check_int, check_open_unit, check_positive, stack_images
+from ..._checks import check_int, check_open_unit, check_positive, stack_images
 from .domains import Domain, make_domain
-from .dp_budget import feature_epsilons, image_cost, lmgd_scales, na_scales, uniform_scales
-from .dp_features import RANKINGS, FeatureFn, coefficient_jacobian, eigenface_weights, rank_order
-from .dp_noise import NoiseSource, geometric_counts, laplace_noise, snapped_laplace
-from .dp_sensitivity import Sensitivity
+from .budget import feature_epsilons, image_cost, lmgd_scales, na_scales, uniform_scales
+from .features import RANKINGS, FeatureFn, coefficient_jacobian, eigenface_weights, rank_order
+from .noise import NoiseSource, geometric_counts, laplace_noise, snapped_laplace
+from .sensitivity import Sensitivity
 from .eigenfaces import Eigenfaces
 
 #: method -> (domain, scale allocation)
@@ -50,7 +50,7 @@ class DPConfig:
         p: parameter of the geometric number K (mean 1/p), in (0, 1); the seed uses 0.02.
         levels: Haar decomposition levels (RDP methods).
         rank_by: ``"magnitude"`` (Algorithm 1) or ``"weight"`` (see :func:`rank_order`).
-        snap: add the noise with Mironov's snapping mechanism (see :mod:`faceveil.protect.dp_noise`).
+        snap: add the noise with Mironov's snapping mechanism (see :mod:`faceveil.protect.dp.noise`).
         lmgd_step, lmgd_tolerance, lmgd_max_iterations: RDP-LMGD's eta, delta and iteration cap.
     """
 

@@ -16,7 +16,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .._checks import check_images, check_int
+from ..._checks import check_images, check_int
 from .dct import dct2d, inverse_dct2d
 from .wavelet import check_levels, haar2d, inverse_haar2d, padded_size
 
@@ -71,7 +71,7 @@ class Domain(abc.ABC):
 
 
 class HaarDomain(Domain):
-    """Orthonormal multi-level Haar wavelets (:mod:`faceveil.protect.wavelet`), the domain of RDP."""
+    """Orthonormal multi-level Haar wavelets (:mod:`faceveil.protect.dp.wavelet`), the domain of RDP."""
 
     name = "haar"
 
@@ -117,7 +117,7 @@ class PixelDomain(Domain):
 
 
 class DCTDomain(Domain):
-    """The orthonormal 2-D DCT-II of each channel (:mod:`faceveil.protect.dct`), the domain of DCT-DP."""
+    """The orthonormal 2-D DCT-II of each channel (:mod:`faceveil.protect.dp.dct`), the domain of DCT-DP."""
 
     name = "dct"
 

@@ -20,7 +20,7 @@ import os
 import numpy as np
 import torch
 
-from .._checks import check_int, check_open_unit
+from ..._checks import check_int, check_open_unit
 
 _MANTISSA_BITS = 52
 

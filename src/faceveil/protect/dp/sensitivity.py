@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
-from .._checks import check_int
+from ..._checks import check_int
 
 
 @dataclass(frozen=True)

@@ -25,19 +25,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .._checks import check_images, check_int
-from ..data.folders import read_identity_folders
-from ..data.images import load_rgb, to_tensor
-from ..data.lfw import LFW
-from ..data.sample import sample_root
-from ..faces.align import FaceAligner
-from ..faces.torch_align import face_chips
-from ..paths import cache_dir
-from ..recognition.base import AlignmentSpec, Embedder
-from ..recognition.pipeline import embed_files
+from ..._checks import check_images, check_int
+from ...data.folders import read_identity_folders
+from ...data.images import load_rgb, to_tensor
+from ...data.lfw import LFW
+from ...data.sample import sample_root
+from ...faces.align import FaceAligner
+from ...faces.torch_align import face_chips
+from ...paths import cache_dir
+from ...recognition.base import AlignmentSpec, Embedder
+from ...recognition.pipeline import embed_files
 from .domains import PixelDomain
-from .dp_features import FeatureFn, coefficient_jacobian
-from .dp_sensitivity import Sensitivity, estimate_sensitivity
+from .features import FeatureFn, coefficient_jacobian
+from .sensitivity import Sensitivity, estimate_sensitivity
 from .eigenfaces import Eigenfaces
 
 CHIP_PADDING = 0.25

@@ -2,7 +2,7 @@
 
 Theorem 1 claims ``zeta_i = sum_{k <= K} w_ik xi_k`` (xi_k ~ Laplace(0, b_k), K ~ Geo(p)) is exactly
 Laplace, and the budget eps_i(b) = Delta_i / s_i(b) is derived by matching its variance (see
-:mod:`faceveil.protect.dp_budget`), so the claimed law is Laplace(0, s_i(b)). It is exact when every
+:mod:`faceveil.protect.dp.budget`), so the claimed law is Laplace(0, s_i(b)). It is exact when every
 w_ik b_k (k = 1, 2, ...) is the same and K is not truncated: a geometric sum of i.i.d. Laplace variables
 is Laplace (characteristic function ``p / (p + b^2 t^2)``, Toda 2011, the "geometric superposition"
 the seed cites). Otherwise zeta_i is a mixture of sums of Laplace variables with different scales,
@@ -17,9 +17,9 @@ import numpy as np
 import torch
 from scipy import stats
 
-from .._checks import check_int
-from .dp_budget import feature_noise_scales
-from .dp_noise import NoiseSource, geometric_counts, laplace_noise
+from ..._checks import check_int
+from .budget import feature_noise_scales
+from .noise import NoiseSource, geometric_counts, laplace_noise
 
 
 def sample_feature_noise(weights: torch.Tensor, scales: torch.Tensor, p: float, n_samples: int,

@@ -11,7 +11,7 @@ import math
 
 import torch
 
-from .._checks import check_images
+from ..._checks import check_images
 
 
 def dct_matrix(n: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..._checks import check_choice, check_int
+from .._checks import check_choice, check_int
 
 BACKBONES = ("inception-resnet-v1", "light")
 

@@ -37,7 +37,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from .._checks import check_int, check_open_unit, check_positive
+from ..._checks import check_int, check_open_unit, check_positive
 
 
 def inclusion_probabilities(p: float, n: int) -> torch.Tensor:

@@ -1,0 +1,1 @@
+"""Attacks on protected faces: U-Net blind deconvolution and Wiener deconvolution of optical encoders."""

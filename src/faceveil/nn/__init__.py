@@ -1,0 +1,1 @@
+"""Networks shared by several systems (the U-Net of the attacks and restorers)."""
