@@ -11,6 +11,7 @@ import torch
 
 from faceveil.bench import dp as bench
 from faceveil.cli import main
+from faceveil.data.chips import ChipSpec, load_face_chips
 from faceveil.data.folders import read_identity_folders
 from faceveil.data.images import load_rgb, to_tensor
 from faceveil.data.lfw import LFW
@@ -19,8 +20,8 @@ from faceveil.protect.dp.domains import make_domain
 from faceveil.protect.dp.features import coefficient_jacobian
 from faceveil.protect.dp.sensitivity import estimate_sensitivity
 from faceveil.protect.dp.eigenfaces import Eigenfaces
-from faceveil.protect.dp.photo_features import (PhotoFeatures, TaylorFeatures, cached_eigenfaces, chip_aligner,
-                                            dev_train_photos, embedding_sensitivity, face_crops, lfw_people_photos)
+from faceveil.protect.dp.photo_features import (PhotoFeatures, TaylorFeatures, cached_eigenfaces, dev_train_photos,
+                                            embedding_sensitivity, lfw_people_photos)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -37,7 +38,7 @@ def items():
 @pytest.fixture(scope="module")
 def tiny_basis(items):
     """8 grey eigenfaces of 32x32 chips of 12 sample photos."""
-    crops, _ = face_crops([p for p, _ in items], 32)
+    crops = load_face_chips(items, ChipSpec(size=32, channels=1), progress=False).images()
     return Eigenfaces(8).fit(crops, [person for _, person in items], "12 sample photos, 32x32 chips")
 
 
@@ -128,7 +129,7 @@ def test_embedding_sensitivity_is_the_definition_2_estimate_and_is_cached(items,
     embedder = DlibTorchEmbedder()
     few = items[:4]
     sensitivity = embedding_sensitivity(embedder, few, "4 sample photos", "test-4", batch_size=3)
-    aligner = chip_aligner(150)
+    aligner = ChipSpec(size=150).aligner()
     chips = to_tensor([aligner.align(load_rgb(p)).chip for p, _ in few])
     expected = estimate_sensitivity(embedder.embed_raw(chips), [person for _, person in few])
     assert len(sensitivity.values) == 128
@@ -162,7 +163,7 @@ def test_taylor_features_have_the_weights_of_f_at_the_photo():
 
 def test_taylor_features_of_eigenfaces_through_the_chip_are_exact(items, tiny_basis):
     photo = load_rgb(items[0][0])
-    marks = chip_aligner(32).align(photo).landmarks
+    marks = ChipSpec(size=32).aligner().align(photo).landmarks
     features = PhotoFeatures(tiny_basis, marks, 6)
     x = to_tensor([photo])
     taylor = TaylorFeatures(features, x)
@@ -205,7 +206,7 @@ def test_a_tiny_run_writes_a_consistent_result(items, tiny_basis, tmp_path):
 
 
 def test_crop_timing_separates_the_one_off_weights(items, tiny_basis):
-    crops, _ = face_crops([p for p, _ in items[:2]], 32)
+    crops = load_face_chips(items[:2], ChipSpec(size=32, channels=1), progress=False).images()
     args = bench.argparse.Namespace(levels=3, features=4, p=0.02, lmgd_max_iterations=30)
     timing = bench.time_crops(crops, tiny_basis, "rdp-lmgd", args, torch.Generator().manual_seed(0))
     assert timing["weights_seconds"] > 0 and timing["seconds_per_image"] > 0

@@ -29,7 +29,7 @@ def test_optical_bench_writes_both_systems_and_the_papers_figures(tmp_path):
     assert result["command"] == "faceveil " + " ".join(argv)
     assert [s["system"] for s in result["systems"]] == ["mem-fr", "loen"]
     for system in result["systems"]:
-        assert list(system["unet"]) == ["8"]  # 500 pairs exceed the sample's 160 faces: skipped, not faked
+        assert list(system["unet"]) == ["8"]  # 500 pairs exceed the sample's 80 training faces: skipped
         assert 0 <= system["verification"]["accuracy_mean"] <= 1
         assert system["history"][-1]["binary_mask"]
         assert system["privacy"]["lpips"] > 0 and "lpips" in system["wiener_true_psf"]

@@ -1,15 +1,32 @@
-"""The ``faceveil`` command on the embedded sample: outputs, refusals and error messages."""
+"""The ``faceveil`` command through its real entry point: outputs, refusals, error lines, signals, speed of --help."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
-from faceveil.cli import main
+from faceveil.cli import VERBS, main
 from faceveil.data.lfw import LFW
 from faceveil.data.sample import sample_root
+
+PHOTO = next((sample_root() / "lfw").rglob("*.jpg"))
+#: a directory no process can create files in, even as root
+UNWRITABLE = Path("/proc/faceveil-test")
+
+
+def _error_line(capsys) -> str:
+    err = capsys.readouterr().err
+    assert err.startswith("faceveil: error:") and "Traceback" not in err, err
+    return err
 
 
 @pytest.fixture(scope="module")
@@ -19,15 +36,27 @@ def lfw_run(tmp_path_factory):
     return code, out
 
 
-def test_eval_lfw_on_the_sample_writes_the_result_and_plots(lfw_run, capsys):
+@pytest.fixture()
+def noise_photos(tmp_path):
+    rng = np.random.default_rng(0)
+    paths = []
+    for name in ("noise1.png", "noise2.png"):
+        Image.fromarray(rng.integers(0, 256, (120, 120, 3), dtype=np.uint8)).save(tmp_path / name)
+        paths.append(tmp_path / name)
+    return paths
+
+
+def test_eval_lfw_on_the_sample_writes_the_result_and_plots(lfw_run):
     code, out = lfw_run
     assert code == 0
     result = json.loads((out / "result.json").read_text())
-    for key in ("accuracy_mean", "accuracy_std", "auc", "eer", "tar_at_far", "fallbacks", "command", "data",
-                "seed", "version"):
+    for key in ("accuracy_mean", "accuracy_std", "auc", "eer", "tar_at_far", "fallbacks", "provenance"):
         assert key in result
+    for key in ("command", "data", "seed", "version", "machine"):
+        assert key in result["provenance"]
+    assert result["provenance"]["command"] == f"faceveil eval lfw --out {out} --quiet"
     assert result["n_pairs"] == 120 and len(result["fold_accuracies"]) == 10
-    assert result["data"]["embedded_sample"] is True
+    assert result["provenance"]["data"]["embedded_sample"] is True
     # dlib separates these 40 identities well; 2 of the 129 images have no HOG detection
     assert result["accuracy_mean"] >= 0.9 and result["auc"] >= 0.95
     assert result["fallbacks"] == len(result["fallback_images"]) == 2
@@ -37,7 +66,7 @@ def test_eval_lfw_on_the_sample_writes_the_result_and_plots(lfw_run, capsys):
 def test_eval_refuses_to_overwrite_and_rerun_uses_the_cache(lfw_run, capsys):
     _, out = lfw_run
     assert main(["eval", "lfw", "--out", str(out), "--quiet"]) == 2
-    assert "--overwrite" in capsys.readouterr().err
+    assert "--overwrite" in _error_line(capsys)
     assert main(["eval", "lfw", "--out", str(out), "--quiet", "--overwrite"]) == 0
     result = json.loads((out / "result.json").read_text())
     assert result["timing"]["images_from_cache"] == result["n_images"]
@@ -61,21 +90,200 @@ def test_embed_and_compare(tmp_path, capsys):
     assert "different people" in capsys.readouterr().out
 
 
+def test_compare_gives_no_verdict_without_a_face(noise_photos, tmp_path, capsys):
+    a, b = noise_photos
+    assert main(["compare", str(a), str(b)]) == 2
+    err = _error_line(capsys)
+    assert f"no face detected in {a} and {b}" in err
+    tiny = tmp_path / "tiny.png"
+    Image.fromarray(np.zeros((1, 1, 3), np.uint8)).save(tiny)
+    assert main(["compare", str(PHOTO), str(tiny)]) == 2
+    err = _error_line(capsys)
+    assert str(tiny) in err and str(PHOTO) not in err.split("no face detected in")[1]
+    assert main(["compare", str(a), str(b), "--allow-fallback"]) == 0
+    out = capsys.readouterr().out
+    assert out.index("warning: no face detected") < out.index("cosine similarity")
+
+
+@pytest.mark.parametrize("value", ["nan", "2", "-1.5", "inf"])
+def test_compare_refuses_thresholds_outside_the_cosine_range(value, capsys):
+    assert main(["compare", str(PHOTO), str(PHOTO), "--threshold", value]) == 2
+    assert "must be a number in [-1, 1]" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
         (["eval", "lfw", "--root", "/nonexistent", "--out", "{tmp}/o"], "LFW root not found"),
         (["embed", "/nonexistent.jpg", "--out", "{tmp}/e.npz"], "input not found"),
-        (["embed", "{sample}", "--out", "{tmp}/e.txt"], "must end with .npz"),
-        (["compare", "/nonexistent.jpg", "{sample}"], "image not found"),
+        (["embed", "{photo}", "--out", "{tmp}/e.txt"], "must end with .npz"),
+        (["compare", "/nonexistent.jpg", "{photo}"], "image not found"),
         (["eval", "lfw", "--model", "nope", "--out", "{tmp}/o"], "unknown model 'nope'"),
-        (["eval", "lfw", "--upsample", "7", "--out", "{tmp}/o"], "upsample must be"),
+        (["eval", "lfw", "--upsample", "7", "--out", "{tmp}/o"], "--upsample must be 0-3"),
+        (["eval", "lfw", "--device", "cuda", "--out", "{tmp}/o"], "the native dlib judge runs on the CPU only"),
+        (["eval", "lfw", "--out", "{file}"], "exists and is not a folder"),
+        (["eval", "lfw", "--out", "{file}", "--overwrite"], "exists and is not a folder"),
+        (["eval", "lfw", "--out", str(UNWRITABLE / "o")], "cannot create"),
+        (["embed", "{photo}", "--out", str(UNWRITABLE / "e.npz")], "cannot create"),
+        (["embed", "{photo}", "--out", "{tmp}/dir.npz", "--overwrite"], "is a folder"),
+        (["embed", "{photo}", "--out", "{tmp}/e.npz", "--cache", "{tmp}"], "is a folder"),
+        (["embed", "{photo}", "--out", "{tmp}/e.npz", "--cache", "{file}"], "cannot be used"),
+        (["protect", "dp", "--method", "rdp", "--epsilon", "1", "{photo}", "--out", "{file}"],
+         "exists and is not a folder"),
+        (["bench", "dp", "--out", "{file}"], "exists and is not a folder"),
+        (["bench", "optical-sweep", "--out", "{file}"], "exists and is not a folder"),
     ],
 )
-def test_bad_input_gives_one_clear_line(argv, message, tmp_path, capsys):
-    photo = str(next((sample_root() / "lfw").rglob("*.jpg")))
-    argv = [a.format(tmp=tmp_path, sample=photo) for a in argv]
+def test_bad_input_gives_one_clear_line_and_leaves_nothing(argv, message, tmp_path, capsys):
+    (tmp_path / "dir.npz").mkdir()
+    file = tmp_path / "notes.txt"
+    file.write_text("not a database, not a folder")
+    argv = [a.format(tmp=tmp_path, photo=PHOTO, file=file) for a in argv]
     assert main(argv) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("faceveil: error:") and message in err
-    assert not (tmp_path / "o" / "result.json").exists() and not (tmp_path / "e.npz").exists()
+    assert message in _error_line(capsys)
+    assert not (tmp_path / "o").exists() and not (tmp_path / "e.npz").exists()
+    assert file.read_text() == "not a database, not a folder"
+
+
+@pytest.mark.parametrize("argv, message", [(["embed", "{photo}", "--jitter", "-1"], "must be an integer >= 0"),
+                                           (["embed", "{photo}", "--workers", "0"], "must be an integer >= 1")])
+def test_bad_numbers_are_usage_errors_without_tracebacks(argv, message, tmp_path):
+    argv = [a.format(photo=PHOTO) for a in argv] + ["--out", str(tmp_path / "e.npz")]
+    done = subprocess.run([sys.executable, "-m", "faceveil", *argv], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and message in done.stderr
+    assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr
+
+
+def test_a_dlib_judge_refusing_its_arguments_leaves_no_traceback():
+    code = ("from faceveil.recognition.dlib_native import DlibEmbedder\n"
+            "try:\n    DlibEmbedder(jitter=-1)\nexcept ValueError as e:\n    print(e)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert "jitter must be an integer >= 0" in done.stdout and "Exception ignored" not in done.stderr
+
+
+def test_outputs_are_checked_before_any_work(tmp_path, capsys, monkeypatch):
+    """A read-only --out fails at once: no embedding is computed, no empty folder stays behind."""
+    from faceveil.recognition import pipeline
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("embedded before checking the output")
+
+    monkeypatch.setattr(pipeline, "embed_files", must_not_run)
+    for argv in (["eval", "lfw", "--out", str(UNWRITABLE / "run")],
+                 ["embed", str(PHOTO), "--out", str(UNWRITABLE / "e.npz")]):
+        assert main(argv) == 2
+        assert "cannot create" in _error_line(capsys)
+    nested = tmp_path / "a" / "b"
+    assert main(["eval", "lfw", "--root", str(tmp_path / "missing"), "--out", str(nested)]) == 2
+    _error_line(capsys)
+    assert not (tmp_path / "a").exists()
+
+
+def test_bench_dp_checks_its_extra_before_any_work(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "diffprivlib", None)  # as if the [bench] extra were missing
+    assert main(["bench", "dp", "--out", str(tmp_path / "dp")]) == 2
+    assert "diffprivlib" in _error_line(capsys)
+    assert not (tmp_path / "dp").exists()
+
+
+def test_on_error_skip_reports_unreadable_files(tmp_path, capsys):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.open(PHOTO).save(photos / "good.jpg")
+    (photos / "broken.jpg").write_bytes(b"not a jpeg")
+    assert main(["embed", str(photos), "--out", str(tmp_path / "e.npz"), "--quiet"]) == 2
+    assert "broken.jpg" in _error_line(capsys)
+    assert main(["embed", str(photos), "--out", str(tmp_path / "e.npz"), "--on-error", "skip", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "skipped" in out and "1 unreadable file(s) skipped" in out
+    data = np.load(tmp_path / "e.npz")
+    assert [Path(p).name for p in data["paths"]] == ["good.jpg"]
+    assert [Path(p).name for p in data["skipped"]] == ["broken.jpg"]
+
+
+def test_protect_dp_says_when_it_protects_nothing(tmp_path, noise_photos, capsys):
+    photos = tmp_path / "in"
+    (photos / "a").mkdir(parents=True)
+    Image.open(PHOTO).save(photos / "a" / "face.png")
+    Image.open(noise_photos[0]).save(photos / "a" / "noise.png")
+    out = tmp_path / "out"
+    assert main(["protect", "dp", "--method", "rdp-na", "--epsilon", "0.6", "--seed", "1", str(photos),
+                 "--out", str(out), "--quiet"]) == 0
+    console = capsys.readouterr().out
+    result = json.loads((out / "result.json").read_text())
+    rows = {Path(r["input"]).name: r for r in result["per_image"]}
+    assert rows["noise.png"]["face_detected"] is False and "no face detected in" in console
+    face = rows["face.png"]
+    assert 0 <= face["pixels_changed"] <= 160 * 160 and face["judge_similarity"] is not None
+    if face["pixels_changed_fraction"] < 0.01:
+        assert "pixels changed" in console
+    if face["judge_similarity"] >= result["judge"]["threshold"]:
+        assert "the judge still matches" in console
+    assert "<secret>" in result["provenance"]["command"] and "--seed 1" not in result["provenance"]["command"]
+    sidecar = json.loads((out / "a" / "face.json").read_text())
+    assert sidecar["pixels_changed"] == face["pixels_changed"] and "account" in sidecar
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children = (task / "children").read_text().split()
+        found += [int(c) for c in children]
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "State:\tZ" not in status
+
+
+@pytest.mark.parametrize("sig, code, word", [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")])
+def test_signals_end_the_run_cleanly_and_stop_the_workers(sig, code, word, tmp_path):
+    """A native-dlib run with two workers, stopped in the middle: one line, the exit status, no orphans."""
+    env = dict(os.environ, FACEVEIL_CACHE=str(tmp_path / "cache"))
+    process = subprocess.Popen([sys.executable, "-m", "faceveil", "embed", str(sample_root() / "lfw"), "--workers",
+                                "2", "--batch-size", "8", "--out", str(tmp_path / "e.npz"), "--quiet"],
+                               stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.time() + 120
+    workers: list[int] = []
+    while time.time() < deadline and len(workers) < 2:
+        time.sleep(0.2)
+        workers = _children(process.pid)
+    assert len(workers) >= 2, "the dlib workers did not start"
+    process.send_signal(sig)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == code
+    assert word in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    time.sleep(1)
+    assert not [w for w in workers if _alive(w)]
+
+
+@pytest.mark.parametrize("argv", [["--help"]] + [[verb, "--help"] for verb in VERBS] +
+                         [["eval", "lfw", "--help"], ["protect", "dp", "--help"], ["protect", "optical", "--help"],
+                          ["bench", "dp", "--help"], ["bench", "optical", "--help"], ["train", "optical", "--help"],
+                          ["attack", "deconv", "--help"]])
+def test_help_imports_no_heavy_package_and_speaks_in_method_names(argv):
+    code = ("import sys\nfrom faceveil.cli import main\ncode = main(sys.argv[1:])\n"
+            "heavy = [m for m in ('torch', 'dlib', 'matplotlib') if m in sys.modules]\n"
+            "print('HEAVY', heavy)\nsys.exit(code)\n")
+    done = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "HEAVY []" in done.stdout
+    text = done.stdout.lower()
+    assert "seed 00" not in text and "eq. " not in text
+
+
+def test_the_option_choices_match_the_library():
+    from faceveil.bench.dp import FEATURE_MODELS, PAPER_EPSILONS
+    from faceveil.cli import bench, protect
+    from faceveil.protect.dp.features import RANKINGS
+    from faceveil.protect.dp.methods import METHODS
+    from faceveil.protect.optical import SYSTEMS
+
+    assert protect.DP_METHODS == bench.DP_METHODS == tuple(METHODS)
+    assert protect.DP_RANKINGS == tuple(RANKINGS)
+    assert bench.DP_FEATURE_MODELS == tuple(FEATURE_MODELS) and bench.DP_PAPER_EPSILONS == tuple(PAPER_EPSILONS)
+    assert bench.OPTICAL_SYSTEMS == tuple(SYSTEMS)

@@ -2,7 +2,7 @@
 
 Parity tests run on 10 photos of the LFW sample shipped with the package (one per identity), with
 dlib's HOG detector (upsample 1) and 5-point landmarks; they skip when dlib's model files or the
-sample are missing. The benchmark on >= 100 LFW photos is ``benchmarks/bench_dlib_torch.py``.
+sample are missing. The benchmark on >= 100 LFW photos is ``faceveil bench dlib-torch``.
 """
 
 from __future__ import annotations

@@ -14,9 +14,10 @@ import torch.nn.functional as F
 from scipy import stats
 from scipy.optimize import minimize
 
-from faceveil import cli
+from faceveil.cli import main
+from faceveil.data.chips import ChipSpec, load_face_chips
 from faceveil.data.folders import read_identity_folders
-from faceveil.data.images import load_rgb, to_tensor
+from faceveil.data.images import load_rgb, to_grey, to_tensor
 from faceveil.data.sample import sample_root
 from faceveil.protect.dp.domains import make_domain
 from faceveil.protect.dp.methods import DPConfig, protect_dp
@@ -27,7 +28,6 @@ from faceveil.protect.dp.noise import NoiseSource, geometric_counts, laplace_noi
 from faceveil.protect.dp.sensitivity import estimate_sensitivity, given_sensitivity
 from faceveil.protect.dp.theory import sample_feature_noise, theorem1_ks
 from faceveil.protect.dp.eigenfaces import Eigenfaces
-from faceveil.protect.dp.photo_features import face_crops, to_grey
 
 SIZE = 24  # small crops keep every test fast; the maths does not depend on the size
 
@@ -381,39 +381,16 @@ def test_protect_dp_rejects_bad_input(sample, basis):
 # the command line
 
 
-def _main():
-    """``faceveil.cli.main`` once cli.py registers ``protect``; until then, the same handling here."""
-    if "protect" in cli.build_parser().format_help():
-        return cli.main
-    from faceveil import cli_dp
-
-    parser = argparse.ArgumentParser(prog="faceveil")
-    sub = parser.add_subparsers(dest="command", required=True)
-    cli_dp.register(sub.add_parser("protect").add_subparsers(dest="protection", required=True))
-
-    def main(argv):
-        args = parser.parse_args(argv)
-        args.argv = argv
-        try:
-            return args.func(args)
-        except (ValueError, FileNotFoundError) as err:
-            print(f"faceveil: error: {err}", file=sys.stderr)
-            return 2
-
-    return main
-
-
 @pytest.fixture(scope="module")
 def small_basis(tmp_path_factory):
     """A 32x32 grey basis of 8 eigenfaces fitted on aligned crops of 24 sample photos."""
     items = read_identity_folders(sample_root() / "lfw")[:24]
-    crops, _ = face_crops([p for p, _ in items], size=32)
+    crops = load_face_chips(items, ChipSpec(size=32, channels=1), progress=False).images()
     path = tmp_path_factory.mktemp("basis") / "small.npz"
     return Eigenfaces(8).fit(crops, [person for _, person in items], "24 sample crops").save(path)
 
 
 def test_cli_protects_files_and_folders_with_sidecars(tmp_path, small_basis, capsys):
-    main = _main()
     photos = tmp_path / "photos"
     (photos / "b").mkdir(parents=True)
     for name, person in (("a.jpg", "Li_Peng"), ("b/c.jpg", "Bill_Gates")):
@@ -424,13 +401,14 @@ def test_cli_protects_files_and_folders_with_sidecars(tmp_path, small_basis, cap
             "--basis", str(small_basis), str(photos), str(single), "--out", str(out), "--quiet"]
     assert main(argv) == 0
     written = sorted(str(p.relative_to(out)) for p in out.rglob("*.*"))
-    assert written == ["Tony_Blair_0002.json", "Tony_Blair_0002.png", "a.json", "a.png", "b/c.json", "b/c.png"]
+    assert written == ["Tony_Blair_0002.json", "Tony_Blair_0002.png", "a.json", "a.png", "b/c.json", "b/c.png",
+                       "result.json"]
     sidecar = json.loads((out / "b" / "c.json").read_text())
     account = sidecar["account"]
     assert account["config"]["method"] == "rdp-lmgd" and account["K"] == len(account["scales"])
     assert account["solver"]["converged"] and account["solver"]["iterations"] >= 1
     assert abs(math.fsum(account["feature_epsilons"]) / 0.5 - 1) < 1e-6
-    assert "987654321" not in json.dumps(sidecar) and "--seed <secret>" in sidecar["command"]
+    assert "987654321" not in json.dumps(sidecar) and "--seed '<secret>'" in sidecar["provenance"]["command"]
     assert sidecar["features"]["n_features"] == 8 and sidecar["input"].endswith("c.jpg")
     assert load_rgb(out / "Tony_Blair_0002.png").shape == load_rgb(single).shape
     first = (out / "a.png").read_bytes()
@@ -442,7 +420,6 @@ def test_cli_protects_files_and_folders_with_sidecars(tmp_path, small_basis, cap
 
 
 def test_cli_refuses_bad_input_and_writes_nothing(tmp_path, small_basis, capsys):
-    main = _main()
     photos = tmp_path / "photos"
     photos.mkdir()
     (photos / "a.png").write_bytes((sample_root() / "lfw" / "Li_Peng" / "Li_Peng_0002.jpg").read_bytes())
@@ -465,7 +442,6 @@ def test_cli_refuses_bad_input_and_writes_nothing(tmp_path, small_basis, capsys)
 def test_cli_default_basis_is_fitted_on_the_sample_and_cached(tmp_path):
     from faceveil.paths import cache_dir
 
-    main = _main()
     image = sample_root() / "lfw" / "Tony_Blair" / "Tony_Blair_0001.jpg"
     assert main(["protect", "dp", "--method", "pixel", "--epsilon", "1", "--secure", "--features", "16",
                  str(image), "--out", str(tmp_path / "o"), "--quiet"]) == 0

@@ -14,5 +14,9 @@ def cache_dir() -> Path:
     else:
         base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
         path = Path(base).expanduser() / "faceveil"
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        source = "$FACEVEIL_CACHE" if env else "the cache folder (set $FACEVEIL_CACHE to move it)"
+        raise ValueError(f"cannot create {source} {path}: {err.strerror}") from None
     return path

@@ -26,9 +26,24 @@ def set_command(argv: list[str]) -> None:
     _COMMAND = ["faceveil", *argv]
 
 
-def command_line() -> str:
-    """The running command as a shell line: the ``faceveil`` command if one runs, else ``sys.argv``."""
-    return shlex.join(_COMMAND if _COMMAND is not None else [os.path.basename(sys.argv[0]), *sys.argv[1:]])
+def command_line(secret_options: tuple[str, ...] = ()) -> str:
+    """The running command as a shell line: the ``faceveil`` command if one runs, else ``sys.argv``.
+
+    The values of ``secret_options`` (e.g. ``("--seed",)``, a seed that would let anyone remove DP
+    noise) are replaced by ``<secret>``, in both the ``--seed 3`` and the ``--seed=3`` form.
+    """
+    words = _COMMAND if _COMMAND is not None else [os.path.basename(sys.argv[0]), *sys.argv[1:]]
+    shown, hide = [], False
+    for word in words:
+        option = word.split("=", 1)[0]
+        if hide:
+            shown.append("<secret>")
+        elif option in secret_options and "=" in word:
+            shown.append(f"{option}=<secret>")
+        else:
+            shown.append(word)
+        hide = word in secret_options
+    return shlex.join(shown)
 
 
 def machine() -> dict:
@@ -36,13 +51,13 @@ def machine() -> dict:
     facts = {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()}
     if "torch" in sys.modules:  # never import torch just to describe the machine
         torch = sys.modules["torch"]
-        facts |= {"torch": torch.__version__, "torch_threads": torch.get_num_threads(),
+        facts |= {"torch": str(torch.__version__), "torch_threads": torch.get_num_threads(),
                   "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
     return facts
 
 
 def provenance(*, data: dict | None = None, protocol: dict | None = None, seed: int | None = None,
-               **extra) -> dict:
+               secret_options: tuple[str, ...] = (), **extra) -> dict:
     """The provenance record of a result, checkpoint or sidecar written now.
 
     Args:
@@ -50,9 +65,10 @@ def provenance(*, data: dict | None = None, protocol: dict | None = None, seed: 
         protocol: the evaluation or training protocol (:meth:`faceveil.data.protocols.Split.record`),
             including the identities a model trained on.
         seed: the seed of every random choice, or None where nothing is random.
+        secret_options: options whose values the record must not show (:func:`command_line`).
         extra: further facts of the command (settings), stored as given.
     """
-    record = {"command": command_line(), "data": data, "protocol": protocol, "seed": seed,
+    record = {"command": command_line(secret_options), "data": data, "protocol": protocol, "seed": seed,
               "version": __version__, "machine": machine(),
               "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
     return record | extra

@@ -18,13 +18,12 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from torch import nn
-from tqdm.auto import tqdm
 
 from .._checks import check_images, check_int, check_positive, check_same_shape
 from ..eval.quality import psnr, ssim
 from ..config import from_dict, to_dict
 from ..nn.unet import UNet
+from ..train import FitConfig, OptimizerConfig, OptimizerSpec, Task, fit
 
 
 @dataclass(frozen=True)
@@ -76,6 +75,40 @@ class AttackResult:
     losses: list[float]
 
 
+class _UNetAttack(Task):
+    """The U-Net of ``config`` trained with Adam on the mean squared error of the pairs ``train_index``."""
+
+    min_batch = 2  # batch norm needs two samples
+
+    def __init__(self, encrypted: torch.Tensor, originals: torch.Tensor, train_index: torch.Tensor,
+                 config: AttackConfig) -> None:
+        self.encrypted, self.originals, self.train_index, self._config = encrypted, originals, train_index, config
+        self.name = f"U-Net attack ({len(train_index)} training pairs)"
+
+    @property
+    def config(self) -> AttackConfig:
+        return self._config
+
+    def __len__(self) -> int:
+        return len(self.train_index)
+
+    def build(self) -> dict[str, UNet]:
+        return {"unet": UNet(self.encrypted.shape[1], self.originals.shape[1], self._config.base_channels,
+                             self._config.depth)}
+
+    def optimizers(self, models) -> dict[str, OptimizerSpec]:
+        adam = OptimizerConfig("adam", self._config.learning_rate)
+        return {"unet": OptimizerSpec(adam, [{"params": list(models["unet"].parameters())}])}
+
+    def batch(self, index, generator, device) -> tuple[torch.Tensor, torch.Tensor]:
+        pairs = self.train_index[index]
+        return self.encrypted[pairs].to(device), self.originals[pairs].to(device)
+
+    def losses(self, models, batch, optimizer, generator) -> dict[str, torch.Tensor]:
+        encrypted, originals = batch
+        return {"total": F.mse_loss(models["unet"](encrypted), originals)}
+
+
 def train_unet_attack(encrypted: torch.Tensor, originals: torch.Tensor, config: AttackConfig,
                       progress: bool = True, device: str = "cpu") -> AttackResult:
     """Train a U-Net to map encrypted images (N, C, H, W) back to their originals (N, C', H, W), both in [0, 1].
@@ -89,27 +122,10 @@ def train_unet_attack(encrypted: torch.Tensor, originals: torch.Tensor, config: 
         raise ValueError(f"encrypted and originals must be pairs of the same size, got {tuple(encrypted.shape)} "
                          f"and {tuple(originals.shape)}")
     train_index, eval_index = split_pairs(len(encrypted), config.pairs, config.seed)
-    generator = torch.Generator().manual_seed(config.seed)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.seed)
-        model = UNet(encrypted.shape[1], originals.shape[1], config.base_channels, config.depth).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
-    losses = []
-    model.train()
-    for _ in tqdm(range(config.epochs), desc=f"U-Net attack ({len(train_index)} training pairs)", unit="epoch",
-                  disable=not progress):
-        order = train_index[torch.randperm(len(train_index), generator=generator)]
-        total, seen = 0.0, 0
-        for index in order.split(config.batch_size):
-            if len(index) < 2:  # batch norm needs two samples
-                continue
-            loss = F.mse_loss(model(encrypted[index].to(device)), originals[index].to(device))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total, seen = total + float(loss.detach()) * len(index), seen + len(index)
-        losses.append(total / max(seen, 1))
-    return AttackResult(model.eval(), train_index, eval_index, losses)
+    task = _UNetAttack(encrypted, originals, train_index, config)
+    result = fit(task, FitConfig(config.epochs, config.batch_size, config.seed, device), None, progress=progress)
+    return AttackResult(result.models["unet"].eval(), train_index, eval_index,
+                        [epoch["loss"]["total"] for epoch in result.history])
 
 
 @torch.no_grad()

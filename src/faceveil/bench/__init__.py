@@ -1,3 +1,3 @@
-"""Benchmarks of the protections, run as ``faceveil bench NAME``: each module has ``add_arguments(parser)``
-and ``run(args) -> exit status`` and writes ``result.json`` (with the command, settings, machine and
-figures) and its plots into ``--out``."""
+"""Benchmarks of the protections and of the recognition core, run as ``faceveil bench NAME`` (options in
+:mod:`faceveil.cli.bench`): each module has ``run(args) -> exit status`` and writes ``result.json``
+(with the command, settings, machine and figures) and its plots into ``--out``."""

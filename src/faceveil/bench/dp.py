@@ -36,30 +36,30 @@ Smoke test on the embedded sample (about 25 s):
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import platform
 import random
-import shlex
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from faceveil import __version__
+from faceveil.provenance import provenance
+from faceveil.report.io import write_json
+from faceveil.data.chips import ChipSpec, load_face_chips
 from faceveil.data.folders import read_identity_folders
 from faceveil.data.images import load_rgb, to_tensor, to_uint8
 from faceveil.data.sample import sample_root
 from faceveil.eval.quality import psnr, ssim
+from faceveil.eval.verification import pair_scores
 from faceveil.faces.align import FaceAligner
 from faceveil.protect.dp.domains import make_domain
-from faceveil.protect.dp.methods import METHODS, DPAccount, DPConfig, protect_dp
+from faceveil.protect.dp.methods import DPAccount, DPConfig, protect_dp
 from faceveil.protect.dp.features import eigenface_weights
 from faceveil.protect.dp.noise import NoiseSource, laplace_noise
 from faceveil.protect.dp.eigenfaces import Eigenfaces
 from faceveil.protect.dp.photo_features import (EmbedderFeatures, PhotoFeatures, TaylorFeatures, dev_train_photos,
-                                            embedding_sensitivity, face_crops, lfw_eigenfaces, lfw_people_photos,
+                                            embedding_sensitivity, lfw_eigenfaces, lfw_people_photos,
                                             sample_eigenfaces)
 from faceveil.recognition.dlib_native import DlibEmbedder
 
@@ -180,8 +180,9 @@ def attack(rows: list[dict], released: list[np.ndarray], enrolled: torch.Tensor,
     """Table III's bypass attack on one photo: each released version (row) against the original's
     descriptor ``enrolled`` (128,); adds the judge's cosine and distance and the misses to the rows."""
     probes, detected = judge_embeddings(released, judge, aligner)
-    cosine = torch.nn.functional.cosine_similarity(probes, enrolled[None])
-    distance = (probes - enrolled).norm(dim=1)
+    originals = enrolled[None].expand_as(probes)
+    cosine = pair_scores(probes, originals)  # the scores of faceveil.eval: cosine, and the negated L2 distance
+    distance = -pair_scores(probes, originals, metric="euclidean")
     for row, c, d, found in zip(rows, cosine.tolist(), distance.tolist(), detected):
         row.update(judge_cosine=c, judge_distance=d, probe_detected=found,
                    missed_judge=c < judge.verification_threshold, missed_paper=d >= PAPER_EUCLIDEAN_THRESHOLD)
@@ -300,7 +301,7 @@ def plot(table: list[dict], out: Path) -> list[Path]:
     figures = [("variance_difference", "|s_r^2 - s_t^2| / s_t^2", "fig2_variance_difference.png"),
                ("log10_variance_real", "log10 s_r^2 (8-bit units)", "fig3_log_variance.png"),
                ("psnr", "PSNR (dB), clipped image", "fig4_psnr.png"),
-               ("psnr_eq7", "PSNR, seed's Eq. (7) (dB)", "fig4_psnr_eq7.png")]
+               ("psnr_eq7", "PSNR as defined by Ou et al. (RDP), Eq. (7) (dB)", "fig4_psnr_eq7.png")]
     series = list(dict.fromkeys((e["features"], e["method"]) for e in table))
     paths = []
     for key, label, name in figures:
@@ -359,7 +360,8 @@ def speed(args, root: Path | None, paths: list[Path], basis: Eigenfaces) -> dict
     for case_basis in (basis, rgb250_basis(args, root)):
         channels, height, width = case_basis.image_shape
         grey = channels == 1
-        crops, _ = face_crops(paths, height, grey)
+        crops = load_face_chips([(p, p.parent.name) for p in paths], ChipSpec(size=height, channels=channels),
+                                progress=False).images()
         n_coefficients = math.prod(make_domain("haar", args.levels).coefficient_shape(case_basis.image_shape))
         reference = diffprivlib_seconds(n_coefficients, args.seed)
         t0 = time.perf_counter()
@@ -401,38 +403,16 @@ def print_speed(timing: dict, photos: dict) -> None:
         print(f"  LFW photos, F = {model}: " + ", ".join(f"{k} {v:.3f}" for k, v in entry.items()))
 
 
-def add_arguments(ap: argparse.ArgumentParser) -> None:
-    """The options of ``faceveil bench dp``."""
-    ap.add_argument("--root", default=None, help="LFW root with the View 1 files (default: the embedded sample)")
-    ap.add_argument("--images", type=int, default=20, help="photos: the first of N people (LFW: drawn from DevTest)")
-    ap.add_argument("--epsilons", type=float, nargs="+", default=list(PAPER_EPSILONS))
-    ap.add_argument("--p", type=float, default=0.02)
-    ap.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS),
-                    help="methods for F = eigenfaces")
-    ap.add_argument("--features-model", nargs="+", choices=FEATURE_MODELS, default=["eigenfaces"],
-                    help="F: eigenfaces of the chip and/or the dlib judge's embedding (torch port)")
-    ap.add_argument("--features", type=int, default=64, help="M_F of the eigenfaces")
-    ap.add_argument("--dlib-torch-images", type=int, default=10,
-                    help="photos (the first N) for F = dlib-torch, with RDP-NA and RDP-LMGD")
-    ap.add_argument("--levels", type=int, default=3)
-    ap.add_argument("--basis", default=None,
-                    help="'sample', 'lfw-dev-train' or an eigenface .npz (default: lfw-dev-train with --root)")
-    ap.add_argument("--basis-components", type=int, default=64, help="eigenfaces fitted (>= --features)")
-    ap.add_argument("--basis-size", type=int, default=112, help="side of the grey chips of the basis")
-    ap.add_argument("--basis-per-person", type=int, default=1, help="DevTrain photos per person in the basis")
-    ap.add_argument("--lmgd-max-iterations", type=int, default=5000)
-    ap.add_argument("--speed-images", type=int, default=3, help="crops timed at 112x112 grey and 250x250 RGB (0: skip)")
-    ap.add_argument("--speed-basis-people", type=int, default=200, help="DevTrain people of the 250x250 RGB basis")
-    ap.add_argument("--seed", type=int, default=0, help="noise and the draw of the DevTest people")
-    ap.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a shared machine)")
-    ap.add_argument("--out", required=True, help="folder for result.json and the figures")
-
-
 def run(args: argparse.Namespace) -> int:
-    """Run the benchmark of ``args`` (the options of :func:`add_arguments`); writes ``result.json``."""
+    """Run the benchmark of ``args`` (the options of ``faceveil bench dp``); writes ``result.json``."""
+    import importlib
+
+    from ..cli import outputs
+
+    if args.speed_images:
+        importlib.import_module("diffprivlib")  # the [bench] extra, checked before any work
+    out = outputs.prepare_folder(args.out, overwrite=args.overwrite, outputs=("result.json",))
     torch.set_num_threads(args.threads)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     root = Path(args.root) if args.root else None
     t_start = time.perf_counter()
     items, photo_description = select_photos(root, args.images, args.seed)
@@ -469,17 +449,18 @@ def run(args: argparse.Namespace) -> int:
     timing = speed(args, root, [p for p, _ in items[: args.speed_images]], basis) if args.speed_images else {}
     print_speed(timing, photos_timing)
     figures = plot(table, out)
-    settings = {k: v for k, v in vars(args).items() if k not in ("func", "argv")}
-    record = {"command": shlex.join(["faceveil", *args.argv]), "version": __version__, "seed": args.seed,
-              "settings": settings,
+    settings = {k: v for k, v in vars(args).items() if k not in ("func", "bench_module")}
+    record = {"settings": settings,
+              "provenance": provenance(data={"root": str(root or sample_root())},
+                                       protocol={"name": "view1", "basis": "DevTrain people",
+                                                 "photos": "DevTest people"} if root else None, seed=args.seed),
               "data": {"root": str(root or sample_root()), "photos": photo_description,
                        "images": [str(p) for p, _ in items], "face_detected": [f.detected for f in faces]},
               "features": sections, "judge": {"name": judge.name, "cosine_threshold": judge.verification_threshold,
                                               "paper_euclidean_threshold": PAPER_EUCLIDEAN_THRESHOLD},
-              "machine": {"python": platform.python_version(), "torch_threads": args.threads},
               "seconds": time.perf_counter() - t_start, "table": table,
               "speed": {"crops": timing, "lfw_photos": photos_timing}, "rows": rows}
-    (out / "result.json").write_text(json.dumps(record, indent=1))
+    write_json(out / "result.json", record)
     print(f"wrote {out / 'result.json'} and {', '.join(p.name for p in figures)} "
           f"({time.perf_counter() - t_start:.0f} s)")
     return 0

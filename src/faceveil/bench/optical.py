@@ -1,93 +1,80 @@
-"""MEM-FR against LOEN (seed 000) side by side: recognition, privacy, attacks and speed.
+"""MEM-FR against LOEN side by side: recognition, privacy, attacks and speed (Wu et al., privacy-preserving
+face recognition with a mask-encoded microlens array; LOEN is its lensless baseline).
 
-For each optical system, at a reduced resolution on CPU (seed 000 uses 160 x 160 and Inception-ResNet-V1
-on CASIA-WebFace; pass --image-size 160 --backbone inception-resnet-v1 on a GPU):
+Person-disjoint throughout (docs/protocols.md, ``view2-2fold``): each system is trained twice, on the
+people of LFW View 2 folds 1-5 and on those of folds 6-10; every View 2 image is encrypted, recognised
+and attacked by the model that never saw its person, and all 6,000 pairs are then scored together.
+At a reduced resolution on CPU (the paper: 160 x 160 and Inception-ResNet-V1 on CASIA-WebFace; pass
+--image-size 160 --backbone inception-resnet-v1 on a GPU):
 
-  1. train the encoder and its back-end end to end (Eq. 5) on the people of LFW View 1 DevTrain;
-  2. verification accuracy of the trained system on LFW View 2 (10-fold protocol, cosine scores);
+  1. train the encoder and its back-end end to end (the paper's Eq. 5) on a split's training people;
+  2. verification accuracy on LFW View 2 (10-fold protocol, cosine scores);
   3. privacy of the encrypted images: PSNR, SSIM (and LPIPS with --lpips-weights) against the aligned
-     faces (Fig. 2a, Fig. 5), the mean cosine of same / different people (Table 2), Eq. 3's
-     dual cosine, and the reference judge (dlib ResNet, "standard model" of Sec. 3.3) verifying View 2
-     on the encrypted images (seed 000: 63.10 %) and on the originals;
-  4. attacks: a U-Net blind deconvolution trained on half of N (encrypted, original) DevTrain pairs,
-     evaluated on the other half (PSNR, SSIM; seed 000: 19.26 dB / 0.55 at N = 200, 21.84 dB / 0.65 at
-     N = 600) and by the judge on View 2 reconstructions (seed 000: 69.85 % at N = 600); Wiener
-     deconvolution with the true PSF (non-blind bound);
+     faces, the mean cosine of same / different people (Table 2), the dual cosine (Eq. 3), and the
+     reference judge (dlib ResNet, the paper's "standard model", not in the training loop beyond the
+     distillation target) verifying View 2 on the encrypted images (paper: 63.10 %) and on the originals;
+  4. attacks: a U-Net blind deconvolution trained on half of N (encrypted, original) pairs of the split's
+     training people, measured on the other half (PSNR, SSIM; paper: 19.26 dB / 0.55 at N = 200,
+     21.84 dB / 0.65 at N = 600) and by the judge on the reconstructed View 2 test images (paper: 69.85 %
+     at N = 600); Wiener deconvolution with the true PSF (the non-blind bound);
   5. speed: training seconds per epoch and encoder (optics + sensor) images per second.
 
-The judge sees 150 x 150 resamplings of the S x S dlib chips (docs/optical.md). LFW View 2 shares people
-with View 1 DevTrain; the script reports the accuracy on all View 2 pairs, as seed 000 does.
-
-Run of docs/benchmarks.md (46 minutes on 2 shared CPU cores; the judge on folds 1-3 only):
-    faceveil bench optical --root ../shared/data/lfw --image-size 80 --epochs 8 --binary-epochs 2 \
-        --batch-size 64 --attack-pairs 200 600 --attack-epochs 30 --attack-width 16 --judge-folds 3 \
-        --threads 2 --out results/optical
-Smoke test on the embedded sample (half a minute; the sample's 40 people
-are both the training and the test people, so its numbers only show that everything runs):
-    faceveil bench optical --image-size 48 --epochs 3 --binary-epochs 1 --attack-pairs 20 40 \
-        --attack-epochs 5 --attack-width 16 --threads 1 --out /tmp/bench_optical --quiet
+The judge sees 150 x 150 resamplings of the S x S dlib chips (docs/optical.md). Commands and figures:
+docs/benchmarks.md.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
-import shlex
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from faceveil import __version__
+from faceveil.data.identities import check_unseen, identity_record
 from faceveil.data.lfw import LFW
 from faceveil.data.sample import sample_root
 from faceveil.eval.quality import LPIPSAlex, load_lpips_alex, lpips, psnr, ssim
-from faceveil.eval.verification import pair_scores, verification_report
+from faceveil.eval.transformed import embed_chips, verification_summary
+from faceveil.eval.verification import pair_scores
 from faceveil.attack.deconv import AttackConfig, reconstruct, train_unet_attack, wiener_deconvolution
-from faceveil.protect.optical import (PAPER_TABLE_1, SYSTEMS, DataConfig, EncoderConfig, LossWeights, TrainConfig,
-                                      dual_cosine_loss, judge_view, load_chips, table_1, train, training_items)
+from faceveil.data.chips import ChipSpec, FaceChips, load_face_chips
+from faceveil.data.protocols import DataConfig, Split, lfw_protocol
+from faceveil.provenance import provenance
+from faceveil.report.io import write_json
+from faceveil.protect.optical import (PAPER_TABLE_1, EncoderConfig, LossWeights, TrainConfig,
+                                      dual_cosine_loss, table_1, train)
 from faceveil.recognition.dlib_resnet import DlibTorchEmbedder
 
+#: the person-disjoint protocol of the benchmark: two trainings, every View 2 pair scored by a model that never
+#: saw its people (docs/protocols.md)
+PROTOCOL = "view2-2fold"
 PAPER = {"judge_on_encrypted": 0.6310, "judge_on_unet_600": 0.6985,
          "unet": {200: {"psnr": 19.26, "ssim": 0.55}, 600: {"psnr": 21.84, "ssim": 0.65}}}
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    """The options of ``faceveil bench optical``."""
-    p.add_argument("--root", default=None, help="LFW root (default: the embedded sample)")
-    p.add_argument("--systems", nargs="+", choices=SYSTEMS, default=list(SYSTEMS))
-    p.add_argument("--image-size", type=int, default=80, help="scene side S (seed 000: 160)")
-    p.add_argument("--backbone", default="light", choices=("light", "inception-resnet-v1"))
-    p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--binary-epochs", type=int, default=3)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--distill", type=float, default=1.0, help="weight of the judge distillation (0: seed 000's loss)")
-    p.add_argument("--max-identities", type=int, default=None, help="limit the DevTrain people")
-    p.add_argument("--diffraction", action="store_true", help="MEM-FR lenslet diffraction blur")
-    p.add_argument("--attack-pairs", type=int, nargs="+", default=[200, 600])
-    p.add_argument("--attack-epochs", type=int, default=100)
-    p.add_argument("--attack-width", type=int, default=32, help="U-Net channels at full resolution")
-    p.add_argument("--nsr", type=float, default=1e-2, help="noise-to-signal ratio of the Wiener attack")
-    p.add_argument("--lpips-weights", default=None,
-                   help="LPIPS-AlexNet weights (docs/quality.md): also report LPIPS of encrypted and attacked images")
-    p.add_argument("--judge-folds", type=int, default=10, choices=range(1, 11), metavar="K",
-                   help="the reference judge verifies the pairs of the first K View 2 folds (default: all 10)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
-    p.add_argument("--out", required=True, help="output folder: result.json and one training run per system")
-    p.add_argument("--quiet", action="store_true")
+def training_faces(photos: list, args) -> FaceChips:
+    """The aligned training faces of (photo, identity) items, with the judge's embeddings when --distill > 0."""
+    return load_face_chips(photos, ChipSpec(size=args.image_size), "dlib-torch" if args.distill > 0 else None,
+                           progress=not args.quiet, device=args.device)
 
 
 def view2_faces(root: Path, size: int, args):
-    """The aligned View 2 faces, their judge embeddings, and the pairs as index arrays and folds."""
-    pairs = LFW(root).pairs("view2")
+    """The aligned faces of every View 2 pair, and the pairs as index arrays, labels and folds."""
+    return pair_faces(LFW(root).pairs("view2"), size, args)
+
+
+def split_faces(root: Path, split: Split, size: int, args):
+    """:func:`view2_faces` of the test pairs of ``split`` only."""
+    return pair_faces(split.test_pairs, size, args)
+
+
+def pair_faces(pairs: list, size: int, args):
+    """The aligned faces (S x S dlib chips) of the images of ``pairs``, and the pairs as index arrays into
+    them, labels and folds."""
     paths = list(dict.fromkeys(p for pair in pairs for p in (pair.path_a, pair.path_b)))
-    faces = load_chips([(p, p.parent.name) for p in paths], size, judge=True, progress=not args.quiet,
-                       device=args.device)
+    faces = load_face_chips([(p, p.parent.name) for p in paths], ChipSpec(size=size), progress=not args.quiet)
     index = {p: i for i, p in enumerate(faces.paths)}
     a = np.array([index[p.path_a] for p in pairs])
     b = np.array([index[p.path_b] for p in pairs])
@@ -100,10 +87,10 @@ def verify(embeddings: torch.Tensor, a, b, labels, folds) -> dict:
     """Verification report (10-fold on View 2) of embeddings (N, D) of the View 2 images, with the mean
     cosine of same-person and different-people pairs (Table 2 of seed 000, over all pairs, not two)."""
     e = embeddings.numpy()
-    scores = pair_scores(e[a], e[b])
-    rep = verification_report(scores, labels, folds)
+    rep = verification_summary(pair_scores(e[a], e[b]), labels, folds)
     return {**{k: rep[k] for k in ("accuracy_mean", "accuracy_sem", "auc", "eer")},
-            "mean_cosine_same": float(scores[labels].mean()), "mean_cosine_different": float(scores[~labels].mean())}
+            "mean_cosine_same": rep["score_distributions"]["genuine_mean"],
+            "mean_cosine_different": rep["score_distributions"]["impostor_mean"]}
 
 
 def relaxed_mask_verification(model, scenes: torch.Tensor, seed: int, a, b, labels, folds) -> dict:
@@ -125,7 +112,7 @@ def judge_verify(judge: DlibTorchEmbedder, images: torch.Tensor, test, n_folds: 
     keep = folds < n_folds
     used = torch.from_numpy(np.unique(np.concatenate([a[keep], b[keep]])))
     embeddings = torch.zeros(len(images), 128)
-    embeddings[used] = judge.embed(judge_view(images[used]))
+    embeddings[used] = embed_chips(judge, images[used])
     return {**verify(embeddings, a[keep], b[keep], labels[keep], folds[keep]), "folds": n_folds,
             "pairs": int(keep.sum())}
 
@@ -155,51 +142,88 @@ def encoder_speed(model, scenes: torch.Tensor, seed: int) -> float:
     return images_per_second(lambda batch: model.encrypt(batch, torch.Generator().manual_seed(seed)), scenes[:64])
 
 
-def run_system(system: str, args, source: DataConfig, train_faces, test, judge,
-               perceptual: LPIPSAlex | None) -> dict:
-    faces, a, b, labels, folds = test
+def _split_faces(split: Split, faces: FaceChips) -> torch.Tensor:
+    """Indices (into the View 2 faces) of the images of ``split``'s test pairs."""
+    wanted = {p for pair in split.test_pairs for p in (pair.path_a, pair.path_b)}
+    return torch.tensor([i for i, p in enumerate(faces.paths) if p in wanted], dtype=torch.long)
+
+
+def train_split(system: str, split: Split, args, root: Path) -> tuple:
+    """Train ``system`` on the training people of ``split``; returns (model, training faces, result)."""
+    source = DataConfig(source="lfw" if args.root else "sample", root=args.root, protocol=split.protocol,
+                        split=int(split.name.rsplit("/", 1)[1]) - 1, max_identities=args.max_identities)
+    photos = source.training_photos(split)
+    train_faces = training_faces(photos, args)
     config = TrainConfig(
-        out_dir=str(Path(args.out) / system),
+        out_dir=str(Path(args.out) / system / split.name.replace("/", "-")),
         encoder=EncoderConfig(system=system, image_size=args.image_size,
                               diffraction=args.diffraction and system == "mem-fr"),
         backbone=args.backbone, data=source, epochs=args.epochs,
         binary_epochs=args.binary_epochs, batch_size=args.batch_size, loss=LossWeights(distill=args.distill),
         seed=args.seed, device=args.device)
-    result = train(config, data=train_faces, progress=not args.quiet)
-    model = result.model.to(args.device)
-    generator = torch.Generator().manual_seed(args.seed)
-    scenes = faces.scenes()
-    encrypted = model.encrypt(scenes, generator).cpu()
+    result = train(config, data=train_faces, progress=not args.quiet, split=split)
+    check_unseen(identity_record(train_faces.identities), split.test_people, what=f"{system} of {split.name}")
+    return result.model.to(args.device), train_faces, result
+
+
+def run_system(system: str, args, root: Path, splits: list[Split], test, judge,
+               perceptual: LPIPSAlex | None) -> dict:
+    """Cross-fitted figures of ``system``: each View 2 image is encrypted, recognised and attacked by the
+    model of the split that did not train on its person, then all pairs are scored together."""
+    faces, a, b, labels, folds = test
+    scenes = faces.images()
+    encrypted, relaxed, wiener = torch.zeros_like(scenes), torch.zeros_like(scenes), torch.zeros_like(scenes)
+    embedded, embedded_relaxed = torch.zeros(len(faces), 128), torch.zeros(len(faces), 128)
+    rebuilt = {n: torch.zeros_like(scenes) for n in args.attack_pairs}
+    per_split, unet_held_out = [], {n: [] for n in args.attack_pairs}
+    for split in splits:
+        model, train_faces, result = train_split(system, split, args, root)
+        index = _split_faces(split, faces)
+        generator = torch.Generator().manual_seed(args.seed)
+        encrypted[index] = model.encrypt(scenes[index], generator).cpu()
+        embedded[index] = model.embed(encrypted[index]).cpu()
+        model.encoder.binary = False
+        relaxed[index] = model.encrypt(scenes[index], torch.Generator().manual_seed(args.seed)).cpu()
+        embedded_relaxed[index] = model.embed(relaxed[index]).cpu()
+        model.encoder.binary = True
+        wiener[index] = wiener_deconvolution(encrypted[index], model.encoder.response().detach().cpu(), nsr=args.nsr)
+        attacker_scenes = train_faces.images()
+        attacker_encrypted = model.encrypt(attacker_scenes, torch.Generator().manual_seed(args.seed + 1)).cpu()
+        for n in args.attack_pairs:
+            if n > len(attacker_scenes):
+                raise ValueError(f"--attack-pairs {n}: split {split.name} has only {len(attacker_scenes)} training faces")
+            attack = AttackConfig(pairs=n, epochs=args.attack_epochs, base_channels=args.attack_width, seed=args.seed)
+            trained = train_unet_attack(attacker_encrypted, attacker_scenes, attack, progress=not args.quiet,
+                                        device=args.device)
+            held_out = reconstruct(trained.model, attacker_encrypted[trained.eval_index])
+            unet_held_out[n].append({**quality(held_out, attacker_scenes[trained.eval_index], perceptual),
+                                     "final_train_mse": trained.losses[-1]})
+            rebuilt[n][index] = reconstruct(trained.model, encrypted[index])
+        per_split.append({
+            "split": split.name, "train_people": len(train_faces.identities), "train_images": len(train_faces),
+            "train_fallbacks": train_faces.fallbacks, "test_pairs": len(split.test_pairs), "test_images": len(index),
+            "seen_test_people": 0, "dilation_px": model.encoder.dilation,
+            "psf_support_px": int(model.encoder.psf().shape[0]),
+            "open_mask_elements": int(model.encoder.transmissions().sum()),
+            "mask": model.encoder.transmissions().int().tolist(),
+            "train_seconds_per_epoch": float(np.mean([h["seconds"] for h in result.history])),
+            "train_images_per_second": float(np.mean([h["samples_per_second"] for h in result.history])),
+            "encoder_images_per_second": encoder_speed(model, scenes[index], args.seed),
+            "history": result.history})
     row = {
-        "system": system, "dilation_px": model.encoder.dilation, "psf_support_px": int(model.encoder.psf().shape[0]),
-        "open_mask_elements": int(model.encoder.transmissions().sum()),
-        "verification": verify(model.embed(encrypted).cpu(), a, b, labels, folds),
-        "verification_relaxed_mask": relaxed_mask_verification(model, scenes, args.seed, a, b, labels, folds),
+        "system": system, "splits": per_split,
+        "verification": verify(embedded, a, b, labels, folds),
+        "verification_relaxed_mask": verify(embedded_relaxed, a, b, labels, folds),
         "privacy": {**quality(encrypted, scenes, perceptual), "dual_cosine": float(dual_cosine_loss(scenes, encrypted)),
                     "judge_on_encrypted": judge_verify(judge, encrypted, test, args.judge_folds)},
-        "train_seconds_per_epoch": float(np.mean([h["seconds"] for h in result.history])),
-        "train_images_per_second": float(np.mean([h["images_per_second"] for h in result.history])),
-        "encoder_images_per_second": encoder_speed(model, scenes, args.seed),
-        "history": result.history,
+        "wiener_true_psf": {**quality(wiener, scenes, perceptual),
+                            "judge": judge_verify(judge, wiener, test, args.judge_folds)},
+        "unet": {n: {**{k: float(np.mean([h[k] for h in unet_held_out[n]])) for k in unet_held_out[n][0]},
+                     "judge_on_view2_reconstructions": judge_verify(judge, rebuilt[n], test, args.judge_folds)}
+                 for n in args.attack_pairs},
+        "train_seconds_per_epoch": float(np.mean([s["train_seconds_per_epoch"] for s in per_split])),
+        "encoder_images_per_second": float(np.mean([s["encoder_images_per_second"] for s in per_split])),
     }
-    wiener = wiener_deconvolution(encrypted, model.encoder.response().detach().cpu(), nsr=args.nsr)
-    row["wiener_true_psf"] = {**quality(wiener, scenes, perceptual),
-                              "judge": judge_verify(judge, wiener, test, args.judge_folds)}
-    attacker_scenes = train_faces.scenes()
-    attacker_encrypted = model.encrypt(attacker_scenes, torch.Generator().manual_seed(args.seed + 1)).cpu()
-    row["unet"] = {}
-    for n in args.attack_pairs:
-        attack = AttackConfig(pairs=n, epochs=args.attack_epochs, base_channels=args.attack_width, seed=args.seed)
-        if n > len(attacker_scenes):
-            print(f"  skipped the U-Net attack with {n} pairs: only {len(attacker_scenes)} training faces")
-            continue
-        trained = train_unet_attack(attacker_encrypted, attacker_scenes, attack, progress=not args.quiet,
-                                    device=args.device)
-        held_out = reconstruct(trained.model, attacker_encrypted[trained.eval_index])
-        rebuilt = reconstruct(trained.model, encrypted)
-        row["unet"][n] = {**quality(held_out, attacker_scenes[trained.eval_index], perceptual),
-                          "judge_on_view2_reconstructions": judge_verify(judge, rebuilt, test, args.judge_folds),
-                          "final_train_mse": trained.losses[-1]}
     return row
 
 
@@ -241,38 +265,36 @@ def print_table(rows: list[dict], judge_clean: dict) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the benchmark of ``args`` (the options of :func:`add_arguments`); writes ``result.json``."""
+    """Run the benchmark of ``args`` (the options of ``faceveil bench optical``); writes ``result.json``."""
+    from ..cli import outputs
+
+    out = outputs.prepare_folder(args.out, overwrite=args.overwrite, outputs=("result.json",))
+    if args.binary_epochs > args.epochs:
+        raise ValueError(f"--binary-epochs {args.binary_epochs} exceeds --epochs {args.epochs}")
     if args.threads:
         torch.set_num_threads(args.threads)
     perceptual = load_lpips_alex(args.lpips_weights) if args.lpips_weights else None  # fail before training
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     root = Path(args.root) if args.root else sample_root()
-    source = DataConfig(source="lfw-dev-train", root=str(root), max_identities=args.max_identities) if args.root \
-        else DataConfig(source="sample", max_identities=args.max_identities)
+    splits = lfw_protocol(root, PROTOCOL)
     t0 = time.perf_counter()
-    train_faces = load_chips(training_items(source), args.image_size, judge=args.distill > 0,
-                             progress=not args.quiet, device=args.device)
     test = view2_faces(root, args.image_size, args)
     judge = DlibTorchEmbedder(device=args.device)
     faces, a, b, labels, folds = test
-    judge_clean = judge_verify(judge, faces.scenes(), test, args.judge_folds)
-    rows = [run_system(system, args, source, train_faces, test, judge, perceptual) for system in args.systems]
+    judge_clean = judge_verify(judge, faces.images(), test, args.judge_folds)
+    rows = [run_system(system, args, root, splits, test, judge, perceptual) for system in args.systems]
     print_table(rows, judge_clean)
     result = {
-        "command": shlex.join(["faceveil", *args.argv]),
-        "data": {"root": str(root.resolve()), "embedded_sample": args.root is None,
-                 "train_people": len(train_faces.identities), "train_images": len(train_faces),
-                 "train_fallbacks": int((~train_faces.detected).sum()), "view2_images": len(faces),
-                 "view2_pairs": len(labels), "view2_fallbacks": int((~faces.detected).sum())},
-        "settings": {k: v for k, v in vars(args).items() if k not in ("func", "argv")}, "seed": args.seed, "version": __version__,
-        "machine": {"python": platform.python_version(), "torch": torch.__version__, "cpus": os.cpu_count(),
-                    "threads": torch.get_num_threads(), "device": args.device},
+        "protocol": {"name": PROTOCOL, "splits": [s.record() for s in splits],
+                     "note": "each View 2 pair is scored by the model of the split that did not train on its people"},
+        "data": {"root": str(root.resolve()), "embedded_sample": args.root is None, "view2_images": len(faces),
+                 "view2_pairs": len(labels), "view2_fallbacks": faces.fallbacks},
+        "settings": {k: v for k, v in vars(args).items() if k not in ("func", "bench_module")},
         "seconds": time.perf_counter() - t0, "judge_on_originals": judge_clean, "derived_table_1": table_1(),
         "paper": {"table_1": PAPER_TABLE_1, **{k: v for k, v in PAPER.items() if k != "unet"},
                   "unet": {str(k): v for k, v in PAPER["unet"].items()}},
         "systems": [{**r, "unet": {str(k): v for k, v in r["unet"].items()}} for r in rows],
+        "provenance": provenance(data={"root": str(root.resolve())}, protocol={"name": PROTOCOL}, seed=args.seed),
     }
-    (out / "result.json").write_text(json.dumps(result, indent=1))
+    write_json(out / "result.json", result)
     print(f"wrote {out / 'result.json'} ({result['seconds']:.0f} s)")
     return 0

@@ -10,15 +10,24 @@ import hashlib
 from collections.abc import Iterable
 
 
-class SeenIdentitiesError(ValueError):
-    """A trained model would be scored on people it trained on."""
+#: the identity record of a model that trained on faces but did not record whose (older checkpoints)
+UNKNOWN_IDENTITIES = {"unknown": True}
 
-    def __init__(self, overlap: list[str], n_scored: int, what: str) -> None:
+
+class SeenIdentitiesError(ValueError):
+    """A trained model would be scored on people it trained on (or on people it may have trained on)."""
+
+    def __init__(self, overlap: list[str] | None, n_scored: int, what: str) -> None:
         self.overlap = overlap
+        remedy = ("Use a person-disjoint protocol (--protocol), or pass --allow-seen-identities to score anyway "
+                  "(recorded in result.json)")
+        if overlap is None:
+            super().__init__(f"{what} does not record the people it trained on, so it may have seen the "
+                             f"{n_scored} people these pairs use. {remedy}")
+            return
         shown = ", ".join(overlap[:5]) + (", ..." if len(overlap) > 5 else "")
         super().__init__(f"{what} trained on {len(overlap)} of the {n_scored} people these pairs use ({shown}); "
-                         "its scores would be measured on identities it saw. Use a person-disjoint protocol "
-                         "(--protocol), or pass --allow-seen-identities to score anyway (recorded in result.json)")
+                         f"its scores would be measured on identities it saw. {remedy}")
 
 
 def identity_digest(names: Iterable[str]) -> str:
@@ -52,7 +61,7 @@ def check_unseen(trained: dict | None, scored: Iterable[str], allow: bool = Fals
 
     Args:
         trained: the identity record of the model (None: a model that trained on no faces, e.g. a
-            pretrained judge; nothing to check).
+            pretrained judge; nothing to check; :data:`UNKNOWN_IDENTITIES`: trained on unrecorded people).
         scored: the names of every person of the pairs about to be scored.
         allow: score anyway (``--allow-seen-identities``).
         what: the model, as the message names it.
@@ -64,6 +73,10 @@ def check_unseen(trained: dict | None, scored: Iterable[str], allow: bool = Fals
         SeenIdentitiesError: some scored people were trained on, and ``allow`` is False.
     """
     scored = set(scored)
+    if trained is not None and trained.get("unknown"):
+        if not allow:
+            raise SeenIdentitiesError(None, len(scored), what)
+        return {"seen_identities": None, "scored_identities": len(scored), "allowed": True}
     overlap = [] if trained is None else seen_identities(trained, scored)
     if overlap and not allow:
         raise SeenIdentitiesError(overlap, len(scored), what)

@@ -12,6 +12,11 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from .._checks import check_images
+
+#: ITU-R BT.601 luma weights (R, G, B)
+LUMA = (0.299, 0.587, 0.114)
+
 
 class ImageReadError(ValueError):
     """An image file exists but cannot be decoded."""
@@ -67,3 +72,20 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
     if images.ndim != 4:
         raise ValueError(f"expected a tensor of shape (N, C, H, W), got {tuple(images.shape)}")
     return images.detach().clamp(0, 1).mul(255.0).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+
+
+def to_grey(images: torch.Tensor) -> torch.Tensor:
+    """RGB (N, 3, H, W) in [0, 1] -> BT.601 luma (N, 1, H, W), a linear map; grey input is returned as is."""
+    check_images(images)
+    if images.shape[1] == 1:
+        return images
+    return (images * images.new_tensor(LUMA)[:, None, None]).sum(1, keepdim=True)
+
+
+def save_png(image: torch.Tensor, path: str | Path) -> Path:
+    """Write one image (C, H, W) in [0, 1] as an 8-bit PNG (grey for C = 1), creating its folder."""
+    array = to_uint8(image[None])[0]
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array[:, :, 0] if array.shape[2] == 1 else array).save(path)
+    return path

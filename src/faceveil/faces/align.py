@@ -104,7 +104,7 @@ class FaceAligner:
     def align(self, image: np.ndarray) -> AlignedFace:
         """Align the central face of an RGB uint8 photo (H, W, 3); box and landmarks refer to
         :meth:`prepare`'s photo."""
-        image = self.prepare(image)
+        image = np.ascontiguousarray(self.prepare(image))  # dlib refuses strided views (a permuted tensor's)
         box, detected = self.locate(image)
         shape = self.landmarks.shape(image, box)
         pts = np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float64)

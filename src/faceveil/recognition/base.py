@@ -63,6 +63,10 @@ class Embedder(abc.ABC):
     alignment: AlignmentSpec = AlignmentSpec()
     #: cosine threshold for same/different decisions (calibrated on LFW View 2), None if unknown
     verification_threshold: float | None = None
+    #: dlib landmark model (5 or 68) the model's chips must be aligned with; None: the user's choice
+    landmarks: int | None = None
+    #: identity record of the people the model trained on (faceveil.data.identities); None: not trained here
+    trained_identities: dict | None = None
 
     def __init__(self, flip: bool = False) -> None:
         self.flip = bool(flip)

@@ -35,12 +35,20 @@ class EmbeddingCache:
     """
 
     def __init__(self, path: str | Path | None = None) -> None:
-        self.path = Path(path) if path is not None else cache_dir() / "embeddings.sqlite"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path)
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS embeddings (key TEXT PRIMARY KEY, vec BLOB NOT NULL, detected INTEGER NOT NULL)"
-        )
+        self.path = Path(path).expanduser() if path is not None else cache_dir() / "embeddings.sqlite"
+        if self.path.is_dir():
+            raise ValueError(f"embedding cache {self.path} is a folder; name a file such as "
+                             f"{self.path / 'embeddings.sqlite'}")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path)
+            self._db.execute("CREATE TABLE IF NOT EXISTS embeddings "
+                             "(key TEXT PRIMARY KEY, vec BLOB NOT NULL, detected INTEGER NOT NULL)")
+        except sqlite3.DatabaseError as err:
+            raise ValueError(f"embedding cache {self.path} cannot be used: {err} (is it a faceveil cache, "
+                             "an SQLite file in a writable folder?)") from None
+        except OSError as err:
+            raise ValueError(f"cannot create the embedding cache {self.path}: {err.strerror}") from None
 
     def get_many(self, keys: list[str]) -> dict[str, tuple[np.ndarray, bool]]:
         """The cached entries among ``keys`` (missing keys are absent from the result)."""

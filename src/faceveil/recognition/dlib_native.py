@@ -14,6 +14,7 @@ import multiprocessing
 import numpy as np
 import torch
 
+from .. import workers
 from ..data.images import to_uint8
 from ..model_files import dlib_model_path, require_dlib
 from .base import AlignmentSpec, Embedder
@@ -32,6 +33,7 @@ def _load_model():
 
 def _init_worker() -> None:
     global _WORKER_MODEL
+    workers.worker_init()
     _WORKER_MODEL = _load_model()
 
 
@@ -80,14 +82,16 @@ class DlibEmbedder(Embedder):
         if self._pool is None:
             ctx = multiprocessing.get_context("fork")  # children only run dlib: no torch threads to inherit
             self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker)
+            workers.register_pool(self._pool)
         parts = np.array_split(arrays, self.workers)
         results = self._pool.map(_worker_describe, parts, [self.jitter] * len(parts))
         return torch.from_numpy(np.concatenate(list(results)))
 
     def close(self) -> None:
         """Stop the worker processes, if any."""
-        if self._pool is not None:
-            self._pool.shutdown()
+        pool = getattr(self, "_pool", None)  # absent when __init__ refused its arguments
+        if pool is not None:
+            pool.shutdown()
             self._pool = None
 
     def __del__(self) -> None:

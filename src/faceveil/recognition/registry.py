@@ -6,7 +6,7 @@ from pathlib import Path
 
 from .base import Embedder
 
-MODEL_NAMES = ("dlib", "dlib-torch", "onnx:PATH")
+MODEL_NAMES = ("dlib", "dlib-torch", "onnx:PATH", "checkpoint:PATH")
 
 
 def make_embedder(name: str, flip: bool = False, jitter: int = 0, workers: int = 1, device: str = "cpu") -> Embedder:
@@ -14,11 +14,13 @@ def make_embedder(name: str, flip: bool = False, jitter: int = 0, workers: int =
 
     Args:
         name: ``"dlib"`` (native dlib ResNet judge), ``"dlib-torch"`` (its PyTorch port) or
-            ``"onnx:PATH"`` (an ONNX face-recognition model, e.g. ArcFace, through onnxruntime).
+            ``"onnx:PATH"`` (an ONNX face-recognition model, e.g. ArcFace, through onnxruntime) or
+            ``"checkpoint:PATH"`` (a recogniser trained by ``faceveil train``, with the record of the
+            people it trained on).
         flip: flip-average embeddings (all models).
         jitter: dlib's ``num_jitters`` (dlib and dlib-torch).
         workers: processes for the native dlib judge.
-        device: torch device for ``dlib-torch``.
+        device: torch device for ``dlib-torch`` and ``checkpoint:``.
     """
     if name == "dlib":
         from .dlib_native import DlibEmbedder
@@ -34,4 +36,8 @@ def make_embedder(name: str, flip: bool = False, jitter: int = 0, workers: int =
         from .onnx_model import OnnxEmbedder
 
         return OnnxEmbedder(Path(name[5:]), flip=flip)
+    if name.startswith("checkpoint:"):
+        from .checkpoint_model import CheckpointEmbedder
+
+        return CheckpointEmbedder(Path(name[len("checkpoint:"):]), flip=flip, device=device)
     raise ValueError(f"unknown model {name!r}; expected one of {', '.join(MODEL_NAMES)}")

@@ -123,3 +123,64 @@ def plot_score_histogram(
     ax.legend(loc="upper left", fontsize="small")
     fig.tight_layout()
     return _save(fig, out)
+
+
+def plot_condition_scores(
+    conditions: dict, path, bins=50, title: str = "score distributions by condition", overwrite: bool = False,
+) -> Path:
+    """Draw the genuine and impostor score densities of several conditions (e.g. clean / degraded /
+    restored, seed 002 Fig. 7) together in one PNG: one colour per condition, genuine solid, impostor dashed.
+
+    Args:
+        conditions: ``{name: (scores, labels)}``, each (P,) similarities and (P,) 1 = genuine, 0 = impostor.
+        path: output ``.png`` file; its folder must exist.
+        bins: number of equal bins over the range of all conditions' scores (shared by every curve), or
+            increasing edges (B + 1,), as in :func:`faceveil.eval.verification.score_distributions`.
+        title: figure title.
+        overwrite: replace an existing file (otherwise ``FileExistsError``).
+
+    Returns:
+        the path written.
+    """
+    if not isinstance(conditions, dict) or not conditions:
+        raise ValueError("conditions must be a non-empty dict {name: (scores, labels)}")
+    for name, pair in conditions.items():
+        if len(pair) != 2:
+            raise ValueError(f"condition {name!r} must be a pair (scores, labels), got {len(pair)} items")
+        try:
+            score_distributions(*pair, bins=1)
+        except ValueError as error:
+            raise ValueError(f"condition {name!r}: {error}") from None
+    pooled = [np.concatenate([np.asarray(pair[k]).ravel() for pair in conditions.values()]) for k in (0, 1)]
+    edges = score_distributions(*pooled, bins).edges  # common bins over all the conditions' scores
+    dists = {name: score_distributions(scores, labels, edges) for name, (scores, labels) in conditions.items()}
+    out = _output_path(path, overwrite)
+
+    fig = Figure(figsize=(6.4, 4.2))
+    ax = fig.add_subplot()
+    for i, (name, dist) in enumerate(dists.items()):
+        color = f"C{i % 10}"
+        ax.stairs(dist.genuine, dist.edges, color=color, linestyle="-", linewidth=1.4,
+                  label=f"{name} genuine (d' = {dist.d_prime:.2f})")
+        ax.stairs(dist.impostor, dist.edges, color=color, linestyle="--", linewidth=1.4, label=f"{name} impostor")
+    ax.set_xlabel("score (higher = same person)")
+    ax.set_ylabel("density")
+    ax.set_ylim(0.0, 1.4 * max(max(d.genuine.max(), d.impostor.max()) for d in dists.values()))
+    ax.set_title(title)
+    ax.legend(loc="upper left", fontsize="x-small")
+    fig.tight_layout()
+    return _save(fig, out)
+
+
+def plot_transformed(evaluation, folder, overwrite: bool = False) -> list[Path]:
+    """The figures of a :class:`faceveil.eval.transformed.TransformedEvaluation`: ``conditions_roc.png``
+    (:func:`plot_roc` of every condition, log FPR) and ``conditions_scores.png``
+    (:func:`plot_condition_scores`) in ``folder`` (which must exist). Neither file is replaced unless
+    ``overwrite``: both are checked before either is written."""
+    folder = Path(folder)
+    paths = [folder / "conditions_roc.png", folder / "conditions_scores.png"]
+    for p in paths:
+        _output_path(p, overwrite)
+    scores = {name: (c.scores, evaluation.labels) for name, c in evaluation.conditions.items()}
+    return [plot_roc(evaluation.roc_curves(), paths[0], title="ROC by condition", overwrite=overwrite),
+            plot_condition_scores(scores, paths[1], overwrite=overwrite)]

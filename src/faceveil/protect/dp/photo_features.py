@@ -2,7 +2,8 @@
 embedding of a differentiable face recogniser, and their sensitivities.
 
 Crops are dlib face chips (``get_face_chip``, 5 landmarks, padding 0.25, the alignment of the dlib
-judge) of side ``size`` (112 by default), converted to grey with the ITU-R BT.601 luma weights.
+judge) of side ``size`` (112 by default), grey (ITU-R BT.601 luma) or RGB, loaded through the one
+face-chip dataset (:func:`faceveil.data.chips.load_face_chips`, cached).
 :class:`PhotoFeatures` applies a basis to a photo through the differentiable chip extraction of
 :func:`faceveil.faces.torch_align.face_chips` with the photo's own landmarks held fixed, so F is a
 linear function of the photo's pixels and its weights w_ik come out of autograd exactly.
@@ -26,47 +27,20 @@ import numpy as np
 import torch
 
 from ..._checks import check_images, check_int
+from ...data.chips import CHIP_PADDING, ChipSpec, load_face_chips
 from ...data.folders import read_identity_folders
-from ...data.images import load_rgb, to_tensor
+from ...data.images import to_grey
 from ...data.lfw import LFW
 from ...data.sample import sample_root
 from ...faces.align import FaceAligner
 from ...faces.torch_align import face_chips
 from ...paths import cache_dir
-from ...recognition.base import AlignmentSpec, Embedder
+from ...recognition.base import Embedder
 from ...recognition.pipeline import embed_files
 from .domains import PixelDomain
 from .features import FeatureFn, coefficient_jacobian
 from .sensitivity import Sensitivity, estimate_sensitivity
 from .eigenfaces import Eigenfaces
-
-CHIP_PADDING = 0.25
-#: ITU-R BT.601 luma weights (R, G, B)
-LUMA = (0.299, 0.587, 0.114)
-
-
-def to_grey(images: torch.Tensor) -> torch.Tensor:
-    """RGB (N, 3, H, W) -> luma (N, 1, H, W), a linear map; grey input is returned as is."""
-    check_images(images)
-    if images.shape[1] == 1:
-        return images
-    return (images * images.new_tensor(LUMA)[:, None, None]).sum(1, keepdim=True)
-
-
-def chip_aligner(size: int = 112, detector: str = "hog") -> FaceAligner:
-    """The aligner of the eigenface crops: dlib chips of ``size`` x ``size`` from 5 landmarks."""
-    check_int(size, "size", 16)
-    return FaceAligner(AlignmentSpec((size, size), "dlib-chip", CHIP_PADDING), detector, landmarks=5)
-
-
-def face_crops(paths: list[str | Path], size: int = 112, grey: bool = True, detector: str = "hog",
-               aligner: FaceAligner | None = None) -> tuple[torch.Tensor, np.ndarray]:
-    """Aligned crops (N, C, size, size) in [0, 1] (C = 1 if ``grey``) of photos, and whether a face was
-    detected in each (False: dlib's fallback box was used)."""
-    aligner = aligner or chip_aligner(size, detector)
-    faces = [aligner.align(load_rgb(p)) for p in paths]
-    crops = to_tensor([f.chip for f in faces])
-    return (to_grey(crops) if grey else crops), np.array([f.detected for f in faces])
 
 
 def lfw_people_photos(root: str | Path, split: str = "dev-train", per_person: int = 1,
@@ -102,11 +76,11 @@ def cached_eigenfaces(items: list[tuple[Path, str]], what: str, key: str, n_comp
     path = cache_dir() / f"eigenfaces-{key}-chip{size}-{'grey' if grey else 'rgb'}-{n_components}.npz"
     if path.is_file():
         return Eigenfaces.load(path)
-    crops, detected = face_crops([p for p, _ in items], size, grey)
+    faces = load_face_chips(items, ChipSpec(size=size, channels=1 if grey else 3))
     people = len({person for _, person in items})
     description = (f"{what} ({len(items)} photos of {people} people), dlib chips {size}x{size} padding "
-                   f"{CHIP_PADDING}, {'grey' if grey else 'RGB'}; {int((~detected).sum())} fallback box(es)")
-    basis = Eigenfaces(n_components).fit(crops, [person for _, person in items], description)
+                   f"{CHIP_PADDING}, {'grey' if grey else 'RGB'}; {faces.fallbacks} fallback box(es)")
+    basis = Eigenfaces(n_components).fit(faces.images(), [person for _, person in items], description)
     basis.save(path, overwrite=True)
     return basis
 

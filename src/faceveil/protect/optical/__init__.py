@@ -11,13 +11,13 @@ Modules, one job each:
 * :mod:`.sensor`: shot and read noise, full well, 8-bit quantisation (the n of g = f * h + n);
 * :mod:`.encoder`: optics + sensor as one module (the back-ends live in :mod:`faceveil.recognition.backbones`);
 * :mod:`.model`: encoder + back-end, checkpoints; :mod:`.losses`: Eqs. 3-5 and distillation;
-* :mod:`.chips`: aligned, cached training faces; :mod:`.train`: the resumable training loop;
+* :mod:`.train`: the resumable training loop (its faces: :mod:`faceveil.data.chips`, chosen by a
+  person-disjoint protocol of :mod:`faceveil.data.protocols`);
 * :mod:`.export`: mask PNG and CSV. The attacks on these encoders live in :mod:`faceveil.attack.deconv`.
 """
 
 from pathlib import Path
 
-from .chips import ChipSet, DataConfig, judge_view, load_chips, scene_aligner, training_items
 from .encoder import EncoderConfig, OpticalEncoder
 from .export import export_mask, physical_mask
 from .losses import LossWeights, distillation_loss, dual_cosine_loss, total_loss, weight_gradient_loss
@@ -38,13 +38,12 @@ def packaged_checkpoint() -> Path | None:
 
 
 __all__ = [
-    "AmplitudeMask", "ChipSet", "DataConfig", "EncoderConfig",
+    "AmplitudeMask", "EncoderConfig",
     "LOEN", "LossWeights", "MEM_FR", "ModelConfig", "OpticalEncoder", "OpticalFaceModel",
     "OpticalSetup", "PACKAGED_CHECKPOINT", "PAPER_TABLE_1", "SYSTEMS", "SensorConfig", "TrainConfig",
     "TrainResult", "binarize_ste", "capture", "centre_irradiance", "dilate_kernel", "distillation_loss",
-    "dual_cosine_loss", "export_mask", "judge_view", "lenslet_blur", "load_checkpoint", "load_chips",
+    "dual_cosine_loss", "export_mask", "lenslet_blur", "load_checkpoint",
     "load_train_config", "optical_convolution", "optical_setup", "packaged_checkpoint",
     "physical_mask", "point_spread_function", "save_checkpoint",
-    "scene_aligner", "shot_and_read_noise", "table_1", "total_loss", "train",
-    "training_items", "weight_gradient_loss",
+    "shot_and_read_noise", "table_1", "total_loss", "train", "weight_gradient_loss",
 ]

@@ -6,7 +6,6 @@ weights, whether the mask is binarised, and any extra entries of the caller (tra
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -19,6 +18,7 @@ from ... import __version__
 from ..._checks import check_choice, check_images, check_int
 from ...recognition.backbones import BACKBONES, make_backbone
 from ...config import from_dict, to_dict
+from ...train.checkpoint import save_atomic
 from .encoder import EncoderConfig, OpticalEncoder
 
 CHECKPOINT_FORMAT = "faceveil-optical-model"
@@ -128,15 +128,10 @@ class OpticalFaceModel(nn.Module):
 def save_checkpoint(path: str | Path, model: OpticalFaceModel, extra: dict | None = None) -> Path:
     """Write ``model`` (configuration, weights, binary flag) and ``extra`` entries to ``path``, atomically
     (a temporary file renamed over the target, so an interruption never leaves half a checkpoint)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"format": CHECKPOINT_FORMAT, "format_version": CHECKPOINT_VERSION, "faceveil_version": __version__,
                "config": to_dict(model.config), "binary": bool(model.encoder.binary),
                "state_dict": model.state_dict(), **(extra or {})}
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
-    return path
+    return save_atomic(payload, path)
 
 
 def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:

@@ -1,35 +1,39 @@
 """End-to-end training of an optical encoder and its back-end (seed 000, Sec. 2.2 and Fig. 3).
 
-One loop: every epoch shuffles the aligned faces, draws random horizontal flips and sensor noise from
-one seeded generator, minimises Eq. 5 (:func:`faceveil.protect.optical.losses.total_loss`) with AdamW,
-and writes ``checkpoint.pt`` (model, optimiser, random states, history); a run started again on the same
-output folder resumes after the last finished epoch and ends with the same weights as an uninterrupted
-run. The last ``binary_epochs`` epochs train through the binarised mask (straight-through estimator),
+The run is an :class:`OpticalTask` trained by :func:`faceveil.train.fit`: every epoch shuffles the
+aligned faces, draws random horizontal flips and sensor noise from the run's seeded generator, minimises
+Eq. 5 (:func:`faceveil.protect.optical.losses.total_loss`) with AdamW, and writes ``checkpoint.pt``; a run
+started again on the same output folder resumes where it stopped and ends with the same weights as an
+uninterrupted run (``torchrun`` trains it on several devices: docs/design.md, "Training").
+The last ``binary_epochs`` epochs train through the binarised mask (straight-through estimator),
 so the deployed binary encoder is the one the back-end was tuned on (the paper fine-tunes the back-end
 on the fabricated mask's images).
 
 Outputs in ``out_dir``: ``checkpoint.pt`` (resume), ``model.pt`` (the deployable model, binary mask),
-``history.json`` (per-epoch losses, accuracy, seconds), ``train_config.json``, ``mask.png`` and
+``history.json`` (per-epoch losses, training accuracy, seconds), ``train_config.json``, ``mask.png`` and
 ``mask.csv`` (:mod:`.export`).
 """
 
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
 
 from ..._checks import check_int, check_positive
-from .chips import ChipSet, DataConfig, load_chips, training_items
-from ...config import differences, from_dict, to_dict
+from ...data.chips import ChipSpec, FaceChips, load_face_chips
+from ...data.protocols import DataConfig, Split
+from ...config import from_dict, to_dict
+from ...data.identities import identity_record
+from ...provenance import provenance
+from ...train import FitConfig, OptimizerConfig, OptimizerSpec, Task, fit, resume_point, unwrap
+from ...train.distributed import is_main
 from .encoder import EncoderConfig
 from .export import export_mask
 from .losses import LossWeights, total_loss
-from .model import ModelConfig, OpticalFaceModel, load_checkpoint, read_checkpoint, save_checkpoint
+from .model import ModelConfig, OpticalFaceModel, save_checkpoint
 
 #: settings that may change between a run and its resumption
 RESUMABLE_CHANGES = ("epochs", "out_dir", "device")
@@ -93,144 +97,161 @@ class TrainConfig:
                            n_classes if self.loss.task > 0 else 0, JUDGE_DIM if self.loss.distill > 0 else 0)
 
 
-def load_train_config(path: str | Path, **overrides) -> TrainConfig:
-    """Read a :class:`TrainConfig` from a JSON file (nested sections as objects); ``overrides`` replace
-    top-level settings (e.g. ``out_dir``). Raises ``ValueError`` naming an unknown or bad setting."""
-    path = Path(path)
+#: the configurations shipped with faceveil, by name (``--config smoke``)
+CONFIGS = Path(__file__).parent / "configs"
+
+
+def config_file(name_or_path: str | Path) -> Path:
+    """The configuration file of ``name_or_path``: a shipped one by name (``smoke``, ``paper``) or a path."""
+    shipped = CONFIGS / f"{name_or_path}.json"
+    if shipped.is_file() and not Path(name_or_path).exists():
+        return shipped
+    path = Path(name_or_path).expanduser()
     if not path.is_file():
-        raise FileNotFoundError(f"training configuration not found: {path}")
+        names = ", ".join(sorted(p.stem for p in CONFIGS.glob("*.json")))
+        raise FileNotFoundError(f"training configuration not found: {path} (the shipped ones: {names})")
+    return path
+
+
+def load_train_config(path: str | Path, data: dict | None = None, **overrides) -> TrainConfig:
+    """Read a :class:`TrainConfig` from a JSON file (nested sections as objects; keys starting with ``_``
+    are comments) or a shipped configuration by name (:func:`config_file`). ``data`` updates the data
+    section (e.g. ``{"protocol": "view1"}``), ``overrides`` replace top-level settings (e.g. ``out_dir``);
+    None values are ignored. Raises ``ValueError`` naming an unknown or bad setting."""
+    path = config_file(path)
     try:
-        data = json.loads(path.read_text())
+        settings = json.loads(path.read_text())
     except json.JSONDecodeError as err:
         raise ValueError(f"{path} is not valid JSON: {err}") from err
-    if not isinstance(data, dict):
+    if not isinstance(settings, dict):
         raise ValueError(f"{path} must hold a JSON object of settings")
-    data |= {k: v for k, v in overrides.items() if v is not None}
-    return from_dict(TrainConfig, data, str(path))
+    settings = {k: v for k, v in settings.items() if not k.startswith("_")}
+    changes = {k: v for k, v in (data or {}).items() if v is not None}
+    if changes:
+        settings["data"] = {**settings.get("data", {}), **changes}
+    settings |= {k: v for k, v in overrides.items() if v is not None}
+    return from_dict(TrainConfig, settings, str(path))
 
 
 @dataclass
 class TrainResult:
-    """The trained model (binary mask, eval mode, on the CPU), the per-epoch history and the output files."""
+    """The trained model (binary mask, eval mode, on the CPU), the per-epoch history, the output files and
+    whether every epoch ran (False: ``max_steps`` stopped the run; running it again resumes)."""
 
     model: OpticalFaceModel
     history: list[dict]
     checkpoint: Path
     model_file: Path
+    finished: bool = True
 
 
-def _comparable(config: TrainConfig) -> dict:
-    return {k: v for k, v in to_dict(config).items() if k not in RESUMABLE_CHANGES}
+class OpticalTask(Task):
+    """The run of ``config`` on the faces ``data`` (:class:`~faceveil.data.chips.FaceChips`), for
+    :func:`~faceveil.train.fit`: one model (``"model"``), AdamW with the mask's own learning rate and no
+    weight decay on the mask, Eq. 5 and the training accuracy (with a classification head), the binary
+    mask in the last ``binary_epochs`` epochs."""
 
+    resumable = RESUMABLE_CHANGES
+    min_batch = 2  # batch norm needs two samples
 
-def _optimizer(model: OpticalFaceModel, config: TrainConfig) -> torch.optim.Optimizer:
-    mask = list(model.encoder.parameters())
-    mask_ids = {id(p) for p in mask}
-    rest = [p for p in model.parameters() if id(p) not in mask_ids]
-    return torch.optim.AdamW([{"params": rest, "lr": config.learning_rate, "weight_decay": config.weight_decay},
-                              {"params": mask, "lr": config.mask_learning_rate, "weight_decay": 0.0}])
+    def __init__(self, config: TrainConfig, data: FaceChips) -> None:
+        self._config, self.data = config, data
+        self.name = f"train {config.encoder.system}"
 
+    @property
+    def config(self) -> TrainConfig:
+        return self._config
 
-def _epoch(model, optimizer, data: ChipSet, config: TrainConfig, generator: torch.Generator, bar) -> dict:
-    """One pass over ``data``; returns the mean of every loss term and the training accuracy."""
-    model.train()
-    device = torch.device(config.device)
-    order = torch.randperm(len(data), generator=generator)
-    batches = [b for b in order.split(config.batch_size) if len(b) > 1]  # batch norm needs two samples
-    sums: dict[str, float] = {}
-    correct = seen = 0
-    for index in batches:
-        scenes = data.scenes(index, config.channels)
-        if config.flip:
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def build(self) -> dict[str, OpticalFaceModel]:
+        return {"model": OpticalFaceModel(self._config.model_config(len(self.data.identities)))}
+
+    def optimizers(self, models) -> dict[str, OptimizerSpec]:
+        mask = list(models["model"].encoder.parameters())
+        mask_ids = {id(p) for p in mask}
+        rest = [p for p in models["model"].parameters() if id(p) not in mask_ids]
+        adamw = OptimizerConfig("adamw", self._config.learning_rate, self._config.weight_decay)
+        return {"model": OptimizerSpec(adamw, [{"params": rest},
+                                               {"params": mask, "lr": self._config.mask_learning_rate,
+                                                "weight_decay": 0.0}])}
+
+    def batch(self, index, generator, device):
+        """(scenes (n, C, S, S) in [0, 1], randomly flipped; labels (n,); teacher (n, 128) or None)."""
+        scenes = self.data.images(index)
+        if self._config.flip:
             flipped = torch.rand(len(index), generator=generator) < 0.5
             scenes[flipped] = scenes[flipped].flip(-1)
-        labels = data.labels[index].to(device)
-        teacher = data.judge[index].to(device) if data.judge is not None else None
-        output = model(scenes.to(device), generator)
-        terms = total_loss(output, scenes.to(device), labels, model.encoder.mask.relaxed(), config.loss, teacher)
-        optimizer.zero_grad(set_to_none=True)
-        terms["total"].backward()
-        optimizer.step()
-        for key, value in terms.items():
-            sums[key] = sums.get(key, 0.0) + float(value.detach()) * len(index)
+        teacher = self.data.teacher[index].to(device) if self.data.teacher is not None else None
+        return scenes.to(device), self.data.labels[index].to(device), teacher
+
+    def losses(self, models, batch, optimizer, generator) -> dict[str, torch.Tensor]:
+        scenes, labels, teacher = batch
+        output = models["model"](scenes, generator)
+        terms = total_loss(output, scenes, labels, unwrap(models["model"]).encoder.mask.relaxed(), self._config.loss,
+                           teacher)
         if output.logits is not None:
-            correct += int((output.logits.argmax(1) == labels).sum())
-        seen += len(index)
-        bar.update(len(index))
-        bar.set_postfix(loss=f"{float(terms['total'].detach()):.3f}")
-    return {"loss": {k: v / seen for k, v in sums.items()}, "train_accuracy": correct / seen if seen else 0.0}
+            terms["accuracy"] = (output.logits.argmax(1) == labels).float().mean()
+        return terms
+
+    def start_epoch(self, models, epoch: int, epochs: int) -> dict:
+        binary = epoch >= epochs - self._config.binary_epochs
+        models["model"].encoder.binary = binary
+        return {"binary_mask": binary}
 
 
-def train(config: TrainConfig, data: ChipSet | None = None, progress: bool = True,
-          overwrite: bool = False) -> TrainResult:
+def train(config: TrainConfig, data: FaceChips | None = None, progress: bool = True,
+          overwrite: bool = False, max_steps: int | None = None, split: Split | None = None) -> TrainResult:
     """Train (or resume, or finish) the run of ``config``.
 
     Args:
         config: the run.
-        data: the aligned training faces; default: :func:`load_chips` of ``config.data`` (with the judge's
-            embeddings when ``config.loss.distill`` > 0).
+        data: the aligned training faces; default: :func:`~faceveil.data.chips.load_face_chips` of
+            ``config.data.training_photos()`` (with the judge's embeddings when ``config.loss.distill`` > 0).
         progress: show progress bars.
         overwrite: start afresh even if ``out_dir`` holds a run.
+        max_steps: stop after this many optimisation steps in all (a smoke run; the outputs are written
+            all the same); a later call with a larger budget, or None, resumes.
+        split: the protocol split ``data`` comes from (default: ``config.data.protocol_split()``); the
+            checkpoints record it with the identities of ``data``.
+
+    Under ``torchrun`` every process trains on its share of the faces; the process of rank 0 writes the files.
 
     Raises:
         ValueError: ``out_dir`` holds a run of another configuration (the message names the differing
             settings), or holds outputs but no checkpoint, and ``overwrite`` is False.
     """
     out = Path(config.out_dir)
-    checkpoint_file, model_file = out / "checkpoint.pt", out / "model.pt"
-    resume = checkpoint_file.is_file() and not overwrite
-    if resume:
-        saved = read_checkpoint(checkpoint_file)
-        changed = differences(saved["train_config"], _comparable(config))
-        if changed:
-            raise ValueError(f"{out} holds a run with other settings ({', '.join(changed)}); "
-                             "choose another output folder, or pass overwrite=True (--overwrite) to restart")
-        if len(saved["history"]) > config.epochs:
-            raise ValueError(f"{out} holds a run of {len(saved['history'])} epochs, more than epochs = "
-                             f"{config.epochs}; ask for at least as many, or pass overwrite=True (--overwrite)")
-    elif not overwrite and (model_file.exists() or (out / "history.json").exists()):
-        raise ValueError(f"{out} holds outputs of a run but no checkpoint.pt to resume from; "
-                         "pass overwrite=True (--overwrite)")
+    model_file = out / "model.pt"
+    settings = FitConfig(epochs=config.epochs, batch_size=config.batch_size, seed=config.seed, device=config.device,
+                         max_steps=max_steps)
+    # refuse a folder of another run before the faces load (fit checks again)
+    resume_point(out, config, settings, resumable=OpticalTask.resumable, overwrite=overwrite,
+                 outputs=(model_file.name,))
+    split = split or config.data.protocol_split()
     if data is None:
-        data = load_chips(training_items(config.data), config.encoder.image_size, config.data.detector,
-                          judge=config.loss.distill > 0, progress=progress, device=config.device)
-    if config.loss.distill > 0 and data.judge is None:
-        raise ValueError("loss.distill > 0 needs the judge's embeddings: load the chips with judge=True")
+        spec = ChipSpec(size=config.encoder.image_size, channels=config.channels, detector=config.data.detector)
+        data = load_face_chips(config.data.training_photos(split), spec,
+                               "dlib-torch" if config.loss.distill > 0 else None, progress=progress,
+                               device=config.device)
+    if config.loss.distill > 0 and data.teacher is None:
+        raise ValueError("loss.distill > 0 needs the judge's embeddings: load the chips with teacher='dlib-torch'")
+    if data.chips.shape[1] != config.channels:
+        raise ValueError(f"the chips have {data.chips.shape[1]} channel(s), the model expects {config.channels}")
     if data.chips.shape[-1] != config.encoder.image_size:
         raise ValueError(f"the chips are {data.chips.shape[-1]} pixels wide, the encoder expects "
                          f"{config.encoder.image_size}")
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "train_config.json").write_text(json.dumps(to_dict(config), indent=1))
-
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.seed)
-        model = OpticalFaceModel(config.model_config(len(data.identities))).to(config.device)
-        optimizer = _optimizer(model, config)
-        generator = torch.Generator().manual_seed(config.seed)
-        history: list[dict] = []
-        if resume:
-            model.load_state_dict(saved["state_dict"])
-            optimizer.load_state_dict(saved["optimizer"])
-            generator.set_state(saved["generator_state"])
-            torch.set_rng_state(saved["torch_rng_state"])
-            history = list(saved["history"])
-        for epoch in range(len(history), config.epochs):
-            model.encoder.binary = epoch >= config.epochs - config.binary_epochs
-            start = time.perf_counter()
-            with tqdm(total=len(data), desc=f"train {config.encoder.system} epoch {epoch + 1}/{config.epochs}",
-                      unit="img", disable=not progress) as bar:
-                stats = _epoch(model, optimizer, data, config, generator, bar)
-            seconds = time.perf_counter() - start
-            history.append({"epoch": epoch + 1, "binary_mask": model.encoder.binary, "seconds": seconds,
-                            "images_per_second": len(data) / seconds, **stats})
-            save_checkpoint(checkpoint_file, model, {
-                "train_config": _comparable(config), "optimizer": optimizer.state_dict(),
-                "generator_state": generator.get_state(), "torch_rng_state": torch.get_rng_state(),
-                "history": history})
-        model.encoder.binary = True
-        save_checkpoint(model_file, model.eval(), {"history": history, "train_config": to_dict(config)})
-    (out / "history.json").write_text(json.dumps(history, indent=1))
-    export_mask(model.encoder, out, overwrite=True)
-    deployed, _ = load_checkpoint(model_file)
-    return TrainResult(deployed, history, checkpoint_file, model_file)
-
+    if is_main():
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "train_config.json").write_text(json.dumps(to_dict(config), indent=1))
+    protocol = {**split.record(), "train_identities": identity_record(data.identities)}
+    result = fit(OpticalTask(config, data), settings, out, protocol=protocol, overwrite=overwrite, progress=progress,
+                 outputs=(model_file.name,))
+    model = result.models["model"].cpu().eval()
+    model.encoder.binary = True
+    if result.main:
+        save_checkpoint(model_file, model, {"history": result.history, "train_config": to_dict(config),
+                                            "provenance": provenance(protocol=protocol, seed=config.seed)})
+        export_mask(model.encoder, out, overwrite=True)
+    return TrainResult(model, result.history, result.checkpoint, model_file, result.finished)

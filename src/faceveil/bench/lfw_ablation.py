@@ -2,10 +2,13 @@
 
 Each configuration changes one factor of the baseline (HOG detector with one upsampling, face nearest
 the centre, 5-point landmarks, fixed box when nothing is detected, no jitter, no flip, cosine score).
-Embeddings go through the shared cache, so configurations that share chips share work. Prints a
-markdown table (and writes it with --out).
+Embeddings go through the shared cache, so configurations that share chips share work. Prints one JSON
+row per configuration and a markdown table; writes ``result.json`` (the rows) and ``table.md`` into
+``--out``.
 
-    python benchmarks/lfw_ablation.py --root ../shared/data/lfw --folds 0,1 --configs baseline,euclidean,...
+Runs of docs/benchmarks.md:
+    faceveil bench lfw-ablation --root ../shared/data/lfw --model dlib-torch --folds 0,1 \\
+        --configs landmarks68+flip,landmarks68+jitter10,baseline,flip --out runs/abl_torch_jitter_2folds
 """
 
 from __future__ import annotations
@@ -15,15 +18,19 @@ import json
 import time
 from pathlib import Path
 
-from faceveil.data.lfw import LFW
-from faceveil.eval.pairs import evaluate_pairs
-from faceveil.faces.align import FaceAligner
-from faceveil.recognition.cache import EmbeddingCache
-from faceveil.recognition.registry import make_embedder
+from ..data.lfw import LFW
+from ..eval.pairs import evaluate_pairs
+from ..faces.align import FaceAligner
+from ..provenance import provenance
+from ..recognition.cache import EmbeddingCache
+from ..recognition.registry import make_embedder
+from ..report.io import write_json
 
+OUTPUTS = ("result.json", "table.md")
 BASE_ALIGN = {"detector": "hog", "upsample": 1, "landmarks": 5, "upscale": 1.0}
 BASE_EMBED = {"flip": False, "jitter": 0}
 
+#: name -> (aligner changes, embedder changes, score); the names are listed in faceveil.cli.bench too
 CONFIGS = {
     "baseline": ({}, {}, "cosine"),
     "euclidean": ({}, {}, "euclidean"),
@@ -44,10 +51,12 @@ CONFIGS = {
 }
 
 
-def run(root: Path, folds: list[int] | None, names: list[str], model: str, workers: int) -> list[dict]:
-    pairs = LFW(root).pairs("view2")
-    if folds is not None:
-        pairs = [p for p in pairs if p.fold in folds]
+def ablate(pairs: list, names: list[str], model: str, workers: int, progress: bool = True) -> list[dict]:
+    """One row per configuration of ``names`` (keys of :data:`CONFIGS`): the verification report of
+    ``pairs`` with ``model`` (``workers`` processes for the native judge) and the seconds it took."""
+    unknown = [name for name in names if name not in CONFIGS]
+    if unknown or not names:
+        raise ValueError(f"unknown configuration(s) {unknown or names}; expected some of {', '.join(CONFIGS)}")
     cache = EmbeddingCache()
     rows = []
     for name in names:
@@ -58,7 +67,7 @@ def run(root: Path, folds: list[int] | None, names: list[str], model: str, worke
         embedder = make_embedder(model, **options)
         aligner = FaceAligner(embedder.alignment, **{**BASE_ALIGN, **align_kw})
         t0 = time.perf_counter()
-        ev = evaluate_pairs(pairs, embedder, aligner, metric=metric, cache=cache, batch_size=64)
+        ev = evaluate_pairs(pairs, embedder, aligner, metric=metric, cache=cache, batch_size=64, progress=progress)
         getattr(embedder, "close", lambda: None)()
         r = ev.report
         rows.append({
@@ -72,6 +81,7 @@ def run(root: Path, folds: list[int] | None, names: list[str], model: str, worke
 
 
 def markdown(rows: list[dict]) -> str:
+    """The rows as a markdown table; the accuracy differences are against the first row."""
     base = rows[0]["accuracy_mean"]
     lines = ["| configuration | accuracy (%) | std | vs first row (points) | AUC | EER (%) | TAR@FAR=1e-3 (%) | fallbacks |",
              "|---|---|---|---|---|---|---|---|"]
@@ -84,23 +94,26 @@ def markdown(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--root", default="../shared/data/lfw")
-    ap.add_argument("--folds", default=None, help="comma-separated View 2 folds (0-9); default all ten")
-    ap.add_argument("--configs", default="baseline,euclidean")
-    ap.add_argument("--model", default="dlib", help="dlib, or dlib-torch (its exact PyTorch port, ~9x faster)")
-    ap.add_argument("--workers", type=int, default=2, help="processes for the native dlib judge")
-    ap.add_argument("--out", default=None, help="write the markdown table and JSON rows here (prefix)")
-    args = ap.parse_args()
-    folds = [int(f) for f in args.folds.split(",")] if args.folds else None
-    rows = run(Path(args.root), folds, args.configs.split(","), args.model, args.workers)
+def run(args: argparse.Namespace) -> int:
+    """``faceveil bench lfw-ablation`` (options: :func:`faceveil.cli.bench._lfw_ablation`)."""
+    from ..cli import outputs
+
+    root = Path(args.root)
+    pairs = LFW(root).pairs("view2")
+    if args.folds is not None:
+        pairs = [p for p in pairs if p.fold in args.folds]
+    if not pairs:
+        raise ValueError(f"--folds {args.folds}: no View 2 pairs of {root} lie in these folds")
+    out = outputs.prepare_folder(args.out, overwrite=args.overwrite, outputs=OUTPUTS, inputs=[root])
+    rows = ablate(pairs, list(args.configs), args.model, args.workers, progress=not args.quiet)
     table = markdown(rows)
     print(table)
-    if args.out:
-        Path(args.out + ".md").write_text(table + "\n")
-        Path(args.out + ".json").write_text(json.dumps(rows, indent=1))
-
-
-if __name__ == "__main__":
-    main()
+    (out / "table.md").write_text(table + "\n")
+    settings = {"configs": list(args.configs), "model": args.model, "workers": args.workers,
+                "base_alignment": BASE_ALIGN, "base_embedding": BASE_EMBED}
+    data = {"root": str(root.resolve()), "view": "view2", "folds": args.folds if args.folds is not None else "all",
+            "pairs": len(pairs)}
+    write_json(out / "result.json", {"settings": settings, "rows": rows, "table": table,
+                                     "provenance": provenance(data=data, seed=None)})
+    print(f"wrote {out / 'result.json'} and {out / 'table.md'}")
+    return 0

@@ -1,0 +1,280 @@
+"""``faceveil protect dp|optical``: protected copies of face photos, with a check that they protect.
+
+Every protected image gets a JSON sidecar, and the output folder a ``result.json`` that lists, per
+image, whether a face was found, how many pixels changed (DP) and the reference judge's cosine between
+the protected image and the original. A protection that leaves the face as it was is said so on the
+console: a photo the noise did not change, or one the judge still matches to its original.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from . import outputs
+from .options import (DETECTORS, POSITIVE_FLOAT, add_on_error, add_overwrite, add_quiet, float_in,
+                      int_at_least)
+
+#: faceveil.protect.dp.methods.METHODS and faceveil.protect.dp.features.RANKINGS (checked by the tests)
+DP_METHODS = ("rdp", "rdp-na", "rdp-lmgd", "pixel", "dct")
+DP_RANKINGS = ("magnitude", "weight")
+#: the judges that can check a protection
+JUDGES = ("dlib", "dlib-torch", "none")
+#: a protected image that differs from its original in fewer pixels than this fraction is reported
+UNCHANGED_FRACTION = 0.01
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("inputs", nargs="+", help="image files or folders (searched recursively)")
+    p.add_argument("--out", required=True, help="output folder (outside every input folder)")
+    p.add_argument("--detector", choices=DETECTORS, default="hog", help="face detector")
+    p.add_argument("--judge", choices=JUDGES, default="dlib",
+                   help="reference judge that measures each protected image against its original (none: skip)")
+    add_overwrite(p)
+    add_on_error(p)
+    add_quiet(p)
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="protection", required=True, metavar="PROTECTION")
+    dp = sub.add_parser(
+        "dp", help="differential privacy: ranked DP in a Haar-wavelet subspace (RDP), Pixel-DP, DCT-DP",
+        description="Add Laplace noise calibrated to a privacy budget on eigenface features of the face "
+                    "(ranked differential privacy, docs/dp.md); writes one PNG and one JSON accounting sidecar "
+                    "per input image.")
+    dp.add_argument("--method", choices=DP_METHODS, required=True)
+    dp.add_argument("--epsilon", type=POSITIVE_FLOAT, required=True, help="total privacy budget eps_0 (> 0)")
+    dp.add_argument("--p", type=float_in(0, 1, open_low=True, open_high=True), default=0.02,
+                    help="geometric parameter of K, in (0, 1) (default 0.02)")
+    noise = dp.add_mutually_exclusive_group()
+    noise.add_argument("--seed", type=int_at_least(0), default=None,
+                       help="reproducible noise; keep the seed secret: it lets anyone remove the noise")
+    noise.add_argument("--secure", action="store_true", help="noise from os.urandom (the default without --seed)")
+    dp.add_argument("--snap", action="store_true", help="Mironov's snapping mechanism against floating-point attacks")
+    dp.add_argument("--basis", default=None,
+                    help="eigenface basis .npz (fitted with identities on dlib chips with padding 0.25); "
+                         "default: fitted on the embedded LFW sample")
+    dp.add_argument("--features", type=int_at_least(1), default=None,
+                    help="M_F, the eigenface features protected (default: all)")
+    dp.add_argument("--levels", type=int_at_least(1), default=3, help="Haar levels of the RDP methods")
+    dp.add_argument("--rank-by", choices=DP_RANKINGS, default="magnitude", help="ranking of the coefficients")
+    _common(dp)
+    dp.set_defaults(func=run_dp)
+
+    optical = sub.add_parser(
+        "optical", help="optical encryption: simulate a trained MEM-FR or LOEN camera",
+        description="Align each face, pass it through a trained optical encoder (mask, optics, sensor; "
+                    "docs/optical.md) and write the sensor image as PNG with a JSON sidecar.")
+    optical.add_argument("--checkpoint", default=None,
+                         help="model.pt written by 'faceveil train optical' (default: the shipped MEM-FR camera)")
+    optical.add_argument("--scenes", default=None,
+                         help="also write the aligned faces the camera saw (the originals of an attack)")
+    optical.add_argument("--seed", type=int_at_least(0), default=0, help="seed of the sensor noise")
+    _common(optical)
+    optical.set_defaults(func=run_optical)
+
+
+class _Report:
+    """Per-image facts of a protection run, the console warnings and the run's result.json."""
+
+    def __init__(self, args, judge_name: str) -> None:
+        self.quiet = args.quiet
+        self.rows: list[dict] = []
+        self.judge = None
+        if judge_name != "none":
+            from ..recognition.registry import make_embedder
+
+            self.judge = make_embedder(judge_name, flip=True)
+
+    def similarity(self, original, protected) -> float | None:
+        """The judge's cosine between two aligned RGB chips (1, 3, S, S) in [0, 1], resampled to its input."""
+        if self.judge is None:
+            return None
+        import torch.nn.functional as F
+
+        from ..data.chips import judge_view
+
+        import torch
+
+        pair = torch.cat([x.expand(-1, 3, -1, -1) for x in (original, protected)])  # grey -> RGB
+        a, b = self.judge.embed(judge_view(pair))
+        return float(F.cosine_similarity(a[None], b[None])[0])
+
+    def add(self, row: dict) -> None:
+        self.rows.append(row)
+        name = row["input"]
+        if not row["face_detected"]:
+            print(f"warning: no face detected in {name}: protected the centred fallback box")
+        changed = row.get("pixels_changed_fraction")
+        if changed is not None and changed < UNCHANGED_FRACTION:
+            print(f"warning: {name}: only {row['pixels_changed']} pixels changed ({100 * changed:.2f} %): "
+                  "the protected image is nearly the original")
+        score = row.get("judge_similarity")
+        if score is not None and self.judge.verification_threshold is not None \
+                and score >= self.judge.verification_threshold:
+            print(f"warning: {name}: the judge still matches the protected image to the original "
+                  f"(cosine {score:.4f} >= threshold {self.judge.verification_threshold:.3f})")
+
+    def summary(self) -> dict:
+        rows = self.rows
+        threshold = None if self.judge is None else self.judge.verification_threshold
+        scores = [r["judge_similarity"] for r in rows if r.get("judge_similarity") is not None]
+        return {"images": len(rows), "no_face": sum(not r["face_detected"] for r in rows),
+                "judge": None if self.judge is None else {"name": self.judge.name, "threshold": threshold},
+                "judge_matches_original": None if threshold is None else sum(s >= threshold for s in scores),
+                "unchanged": sum((r.get("pixels_changed_fraction") or 1.0) < UNCHANGED_FRACTION for r in rows)}
+
+
+def _read_photos(paths, on_error: str) -> tuple[dict, dict]:
+    """path -> RGB uint8 photo, and path -> reason for the photos that ``--on-error skip`` left out."""
+    from ..data.images import ImageReadError, load_rgb
+
+    photos, skipped = {}, {}
+    for path in paths:
+        try:
+            photos[path] = load_rgb(path)
+        except ImageReadError as err:
+            if on_error == "fail":
+                raise
+            skipped[path] = str(err)
+    return photos, skipped
+
+
+def _finish(out, report: _Report, skipped: dict, what: str, provenance_record: dict) -> None:
+    from ..report.io import write_json
+    from .embed import report_skipped
+
+    summary = report.summary()
+    write_json(out / "result.json", {**summary, "per_image": report.rows, "skipped": {str(k): v for k, v in
+                                                                                       skipped.items()},
+                                     "provenance": provenance_record})
+    report_skipped(skipped)
+    if summary["judge_matches_original"]:
+        print(f"{summary['judge_matches_original']} of {summary['images']} protected image(s) are still matched "
+              f"to their original by the judge {summary['judge']['name']}")
+    print(f"wrote {summary['images']} {what} and their JSON sidecars to {out}, and {out / 'result.json'}")
+
+
+def _targets(args) -> tuple[dict, list[str]]:
+    """input photo -> output PNG, and every name the run writes in ``--out`` (PNGs, sidecars, result.json)."""
+    from ..data.folders import output_names
+
+    out = _path(args.out)
+    targets = output_names(args.inputs, out)
+    names = [str(t.relative_to(out).with_suffix(s)) for t in targets.values() for s in (".png", ".json")]
+    return targets, names + ["result.json"]
+
+
+def _path(text: str):
+    from pathlib import Path
+
+    return Path(text).expanduser()
+
+
+def run_dp(args) -> int:
+    import torch
+
+    from ..data.chips import ChipSpec
+    from ..data.images import save_png, to_tensor, to_uint8
+    from ..provenance import provenance
+    from ..protect.dp.eigenfaces import Eigenfaces
+    from ..protect.dp.methods import DPConfig, protect_dp
+    from ..protect.dp.photo_features import PhotoFeatures, sample_eigenfaces
+    from ..report.io import write_json
+
+    config = DPConfig(method=args.method, epsilon0=args.epsilon, p=args.p, levels=args.levels,
+                      rank_by=args.rank_by, snap=args.snap)
+    targets, names = _targets(args)
+    out = outputs.prepare_folder(args.out, overwrite=args.overwrite, outputs=tuple(names), inputs=args.inputs)
+    basis = Eigenfaces.load(args.basis) if args.basis else sample_eigenfaces()
+    if basis.sensitivity is None:
+        raise ValueError(f"the basis {args.basis} has no sensitivities: fit it with identity labels "
+                         "(Eigenfaces.fit(crops, identities))")
+    n_features = basis.check_n_features(args.features)
+    photos, skipped = _read_photos(list(targets), args.on_error)
+    aligner = ChipSpec(size=basis.image_shape[1], detector=args.detector).aligner()
+    report = _Report(args, args.judge)
+    judge_aligner = None
+    if report.judge is not None:
+        judge_aligner = ChipSpec(size=report.judge.alignment.size, detector=args.detector, landmarks=68).aligner()
+    generator = None if args.seed is None else torch.Generator().manual_seed(args.seed)
+    record = provenance(seed=None, secret_options=("--seed",),
+                        settings={"method": args.method, "epsilon0": args.epsilon, "p": args.p,
+                                  "noise": "seeded torch.Generator (seed withheld)" if generator is not None
+                                  else "os.urandom"})
+    basis_info = {"file": str(_path(args.basis).resolve()) if args.basis else "embedded LFW sample (cached)",
+                  "description": basis.description, "n_components": basis.n_components, "n_features": n_features}
+    from tqdm.auto import tqdm
+
+    for path in tqdm(list(photos), desc=f"protect dp ({args.method})", unit="img", disable=args.quiet):
+        photo, target = photos[path], targets[path]
+        face = aligner.align(photo)
+        result = protect_dp(to_tensor([photo]), PhotoFeatures(basis, face.landmarks, n_features), basis.sensitivity,
+                            config, generator=generator, secure=generator is None)
+        save_png(result.images[0], target)
+        released = to_uint8(result.images)[0]
+        changed = int((released != photo).any(axis=2).sum())
+        similarity = None
+        if judge_aligner is not None:
+            original_face, released_face = judge_aligner.align(photo), judge_aligner.align(released)
+            if released_face.detected:
+                similarity = report.similarity(to_tensor([original_face.chip]), to_tensor([released_face.chip]))
+        row = {"input": str(path), "output": str(target), "face_detected": bool(face.detected),
+               "pixels_changed": changed, "pixels_changed_fraction": changed / (photo.shape[0] * photo.shape[1]),
+               "judge_similarity": similarity}
+        report.add(row)
+        write_json(target.with_suffix(".json"), {**row, "account": result.accounts[0].to_dict(),
+                                                 "features": basis_info, "provenance": record})
+    _finish(out, report, skipped, "protected image(s)", record)
+    return 0
+
+
+def run_optical(args) -> int:
+    import torch
+    from tqdm.auto import tqdm
+
+    from ..data.chips import CHIP_PADDING, ChipSpec
+    from ..data.images import save_png, to_grey, to_tensor
+    from ..protect.optical import packaged_checkpoint
+    from ..protect.optical.model import load_checkpoint
+    from ..provenance import provenance
+    from ..report.io import write_json
+
+    checkpoint = _path(args.checkpoint) if args.checkpoint else packaged_checkpoint()
+    if checkpoint is None:
+        raise ValueError("no --checkpoint given, and this installation has no shipped optical encoder: train one "
+                         "with 'faceveil train optical --config smoke --out DIR' and pass --checkpoint DIR/model.pt")
+    targets, names = _targets(args)
+    scene_names = ()
+    if args.scenes is not None:
+        if _path(args.scenes).resolve() == _path(args.out).resolve():
+            raise ValueError("--scenes must differ from --out: both would hold files of the same names")
+        scene_names = tuple(n for n in names if n.endswith(".png"))
+    model, _ = load_checkpoint(checkpoint)
+    out = outputs.prepare_folder(args.out, overwrite=args.overwrite, outputs=tuple(names), inputs=args.inputs)
+    scenes_out = None
+    if args.scenes is not None:
+        scenes_out = outputs.prepare_folder(args.scenes, option="--scenes", overwrite=args.overwrite,
+                                            outputs=scene_names, inputs=args.inputs)
+    photos, skipped = _read_photos(list(targets), args.on_error)
+    config = model.config
+    size = config.encoder.image_size
+    aligner = ChipSpec(size=size, padding=CHIP_PADDING, landmarks=5, detector=args.detector).aligner()
+    report = _Report(args, args.judge)
+    generator = torch.Generator().manual_seed(args.seed)
+    record = provenance(seed=args.seed, checkpoint=str(checkpoint.resolve()), system=config.encoder.system,
+                        image_size=size)
+    for path in tqdm(list(photos), desc=f"protect optical ({config.encoder.system})", unit="img", disable=args.quiet):
+        face = aligner.align(photos[path])
+        scene = to_tensor([face.chip])
+        if config.channels == 1:
+            scene = to_grey(scene)
+        captured = model.encrypt(scene, generator)
+        target = save_png(captured[0], targets[path])
+        scene_file = None if scenes_out is None else save_png(scene[0], scenes_out / target.relative_to(out))
+        row = {"input": str(path), "output": str(target), "scene": None if scene_file is None else str(scene_file),
+               "face_detected": bool(face.detected), "judge_similarity": report.similarity(scene, captured)}
+        report.add(row)
+        write_json(target.with_suffix(".json"), {**row, "provenance": record})
+    _finish(out, report, skipped, f"encrypted image(s) ({config.encoder.system}, {size} px, sensor seed {args.seed})",
+            record)
+    return 0

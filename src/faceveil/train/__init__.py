@@ -1,0 +1,15 @@
+"""The one training loop of faceveil (docs/design.md, "Training").
+
+* :mod:`.task`: :class:`Task`, what a trainable system gives the loop (data, models, optimisers, losses,
+  per-epoch hooks, a validation metric), and :class:`OptimizerConfig`;
+* :mod:`.fit`: :func:`fit`, the seeded, resumable, checkpointing loop, and :class:`FitConfig`;
+* :mod:`.checkpoint`: the atomic checkpoint files; :mod:`.distributed`: data parallelism under ``torchrun``.
+"""
+
+from .checkpoint import read_checkpoint, save_atomic
+from .distributed import unwrap
+from .fit import FitConfig, FitResult, fit, make_optimizer, resume_point, schedule_factor
+from .task import OPTIMIZERS, SCHEDULES, OptimizerConfig, OptimizerSpec, Task
+
+__all__ = ["OPTIMIZERS", "SCHEDULES", "FitConfig", "FitResult", "OptimizerConfig", "OptimizerSpec", "Task", "fit",
+           "make_optimizer", "read_checkpoint", "resume_point", "save_atomic", "schedule_factor", "unwrap"]
