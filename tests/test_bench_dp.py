@@ -185,7 +185,7 @@ def test_a_tiny_run_writes_a_consistent_result(items, tiny_basis, tmp_path):
     assert main(argv) == 0
     record = json.loads((out / "result.json").read_text())
     rows, table = record["rows"], record["table"]
-    assert record["command"] == "faceveil " + " ".join(argv)
+    assert record["provenance"]["command"] == "faceveil " + " ".join(argv)
     assert len(rows) == 2 * 2 and len(table) == 2
     for entry in table:
         group = [r for r in rows if (r["method"], r["epsilon0"]) == (entry["method"], entry["epsilon0"])]

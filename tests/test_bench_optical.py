@@ -23,20 +23,27 @@ def test_optical_bench_writes_both_systems_and_the_papers_figures(tmp_path):
     state = {k: v.abs() if k.startswith("lin") else v for k, v in LPIPSAlex().state_dict().items()}
     torch.save(state, weights)  # untrained weights (linear layers >= 0 like LPIPS'): only the plumbing is tested
     argv = ["bench", "optical", "--image-size", "32", "--epochs", "1", "--binary-epochs", "1", "--attack-pairs",
-            "8", "500", "--attack-epochs", "1", "--attack-width", "4", "--judge-folds", "4", "--lpips-weights", str(weights), "--out", str(out), "--quiet"]
+            "8", "--attack-epochs", "1", "--attack-width", "4", "--judge-folds", "4", "--lpips-weights", str(weights),
+            "--out", str(out), "--quiet"]
     assert main(argv) == 0
     result = json.loads((out / "result.json").read_text())
-    assert result["command"] == "faceveil " + " ".join(argv)
+    assert result["provenance"]["command"] == "faceveil " + " ".join(argv)
     assert [s["system"] for s in result["systems"]] == ["mem-fr", "loen"]
+    protocol = result["protocol"]
+    assert protocol["name"] == "view2-2fold" and len(protocol["splits"]) == 2
+    first, second = protocol["splits"]
+    assert not set(first["train_identities"]["names"]) & set(second["train_identities"]["names"])
+    assert first["test_pairs"] + second["test_pairs"] == 120  # every pair, each scored by the model blind to it
     for system in result["systems"]:
-        assert list(system["unet"]) == ["8"]  # 500 pairs exceed the sample's 80 training faces: skipped
+        assert list(system["unet"]) == ["8"]
         assert 0 <= system["verification"]["accuracy_mean"] <= 1
-        assert system["history"][-1]["binary_mask"]
+        assert [s["split"] for s in system["splits"]] == ["view2-2fold/1", "view2-2fold/2"]
+        assert all(s["seen_test_people"] == 0 and s["history"][-1]["binary_mask"] for s in system["splits"])
         assert system["privacy"]["lpips"] > 0 and "lpips" in system["wiener_true_psf"]
     assert result["paper"]["judge_on_encrypted"] == 0.6310
     assert result["judge_on_originals"]["accuracy_mean"] > 0.9  # the judge on the clean sample faces
     assert (result["judge_on_originals"]["folds"], result["judge_on_originals"]["pairs"]) == (4, 48)
-    assert (out / "mem-fr" / "mask.csv").is_file()
+    assert (out / "mem-fr" / "view2-2fold-1" / "mask.csv").is_file()
 
 
 def test_optical_sweep_trains_one_run_per_setting(tmp_path):
@@ -53,9 +60,9 @@ def test_optical_sweep_trains_one_run_per_setting(tmp_path):
 
 def test_optical_bench_rejects_bad_options_before_any_work(tmp_path):
     out = tmp_path / "bench"
-    with pytest.raises(SystemExit):  # argparse: K must be 1..10
-        main(["bench", "optical", "--judge-folds", "11", "--out", str(out)])
+    assert main(["bench", "optical", "--judge-folds", "11", "--out", str(out)]) == 2  # argparse: K is 1..10
     assert main(["bench", "optical", "--lpips-weights", str(tmp_path / "none.pt"), "--out", str(out)]) == 2
+    assert main(["bench", "optical", "--attack-pairs", "500", "--out", str(out)]) == 2  # more than the faces
     assert not out.exists()  # refused before the output folder or any training
 
 

@@ -426,9 +426,9 @@ def test_cli_refuses_bad_input_and_writes_nothing(tmp_path, small_basis, capsys)
     base = ["protect", "dp", "--method", "rdp", "--basis", str(small_basis), str(photos), "--quiet"]
     cases = [
         ("inside the input folder", ["--epsilon", "1", "--out", str(photos / "out")]),
-        ("epsilon0", ["--epsilon", "0", "--out", str(tmp_path / "o1")]),
-        ("epsilon0", ["--epsilon", "inf", "--out", str(tmp_path / "o2")]),
-        ("p must lie", ["--epsilon", "1", "--p", "1", "--out", str(tmp_path / "o3")]),
+        ("argument --epsilon: must be a number in (0, inf)", ["--epsilon", "0", "--out", str(tmp_path / "o1")]),
+        ("argument --epsilon: must be a number in (0, inf)", ["--epsilon", "inf", "--out", str(tmp_path / "o2")]),
+        ("argument --p: must be a number in (0, 1)", ["--epsilon", "1", "--p", "1", "--out", str(tmp_path / "o3")]),
         ("larger than the fitted basis", ["--epsilon", "1", "--features", "9", "--out", str(tmp_path / "o4")]),
     ]
     for message, options in cases:

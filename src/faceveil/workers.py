@@ -40,9 +40,11 @@ def terminate_all() -> None:
 
 
 def worker_init() -> None:
-    """Run first in every worker: die with the parent (Linux) and leave Ctrl-C to the parent, which
-    stops the workers itself (otherwise every worker prints its own traceback)."""
+    """Run first in every worker: die with the parent (Linux), leave Ctrl-C to the parent, which stops the
+    workers itself, and end quietly on SIGTERM (a forked worker inherits the parent's handlers, which
+    would print a traceback in every worker)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if sys.platform.startswith("linux"):
         try:
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)

@@ -54,6 +54,12 @@ PAPER = {"judge_on_encrypted": 0.6310, "judge_on_unet_600": 0.6985,
          "unet": {200: {"psnr": 19.26, "ssim": 0.55}, 600: {"psnr": 21.84, "ssim": 0.65}}}
 
 
+def training_source(args, split: Split) -> DataConfig:
+    """Where the training photos of ``split`` come from: LFW at --root, or the embedded sample."""
+    return DataConfig(source="lfw" if args.root else "sample", root=args.root, protocol=split.protocol,
+                      split=int(split.name.rsplit("/", 1)[1]) - 1, max_identities=args.max_identities)
+
+
 def training_faces(photos: list, args) -> FaceChips:
     """The aligned training faces of (photo, identity) items, with the judge's embeddings when --distill > 0."""
     return load_face_chips(photos, ChipSpec(size=args.image_size), "dlib-torch" if args.distill > 0 else None,
@@ -150,8 +156,7 @@ def _split_faces(split: Split, faces: FaceChips) -> torch.Tensor:
 
 def train_split(system: str, split: Split, args, root: Path) -> tuple:
     """Train ``system`` on the training people of ``split``; returns (model, training faces, result)."""
-    source = DataConfig(source="lfw" if args.root else "sample", root=args.root, protocol=split.protocol,
-                        split=int(split.name.rsplit("/", 1)[1]) - 1, max_identities=args.max_identities)
+    source = training_source(args, split)
     photos = source.training_photos(split)
     train_faces = training_faces(photos, args)
     config = TrainConfig(
@@ -190,8 +195,6 @@ def run_system(system: str, args, root: Path, splits: list[Split], test, judge,
         attacker_scenes = train_faces.images()
         attacker_encrypted = model.encrypt(attacker_scenes, torch.Generator().manual_seed(args.seed + 1)).cpu()
         for n in args.attack_pairs:
-            if n > len(attacker_scenes):
-                raise ValueError(f"--attack-pairs {n}: split {split.name} has only {len(attacker_scenes)} training faces")
             attack = AttackConfig(pairs=n, epochs=args.attack_epochs, base_channels=args.attack_width, seed=args.seed)
             trained = train_unet_attack(attacker_encrypted, attacker_scenes, attack, progress=not args.quiet,
                                         device=args.device)
@@ -276,6 +279,11 @@ def run(args: argparse.Namespace) -> int:
     perceptual = load_lpips_alex(args.lpips_weights) if args.lpips_weights else None  # fail before training
     root = Path(args.root) if args.root else sample_root()
     splits = lfw_protocol(root, PROTOCOL)
+    for split in splits:  # the attacker's pairs come from the training photos: check before any work
+        photos = len(training_source(args, split).training_photos(split))
+        if max(args.attack_pairs) > photos:
+            raise ValueError(f"--attack-pairs {max(args.attack_pairs)}: split {split.name} has only {photos} "
+                             "training photos to draw the attacker's pairs from")
     t0 = time.perf_counter()
     test = view2_faces(root, args.image_size, args)
     judge = DlibTorchEmbedder(device=args.device)

@@ -71,7 +71,8 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
     """Convert a float tensor (N, C, H, W) in [0, 1] to uint8 arrays (N, H, W, C), rounding to nearest."""
     if images.ndim != 4:
         raise ValueError(f"expected a tensor of shape (N, C, H, W), got {tuple(images.shape)}")
-    return images.detach().clamp(0, 1).mul(255.0).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+    out = images.detach().clamp(0, 1).mul(255.0).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+    return np.ascontiguousarray(out)  # dlib's bindings refuse strided arrays
 
 
 def to_grey(images: torch.Tensor) -> torch.Tensor:

@@ -146,7 +146,7 @@ def read_pairs(pairs_file: str | Path, image_dir: str | Path, on_missing: str = 
             a, b = image_path(image_dir, tok[0], i), image_path(image_dir, tok[2], j)
         missing = [p for p in (a, b) if on_missing != "ignore" and not p.is_file()]
         if missing and on_missing == "error":
-            raise FileNotFoundError(f"image not found: {missing[0]} (named in {where}); on_missing='skip' drops such pairs")
+            raise FileNotFoundError(f"image not found: {missing[0]} (named in {where}); --on-missing skip (on_missing='skip' in Python) drops such pairs")
         if missing:
             warnings.warn(f"skipped the pair of {where}: image not found: {missing[0]}", stacklevel=2)
             continue
