@@ -23,6 +23,18 @@ PHOTO = next((sample_root() / "lfw").rglob("*.jpg"))
 UNWRITABLE = Path("/proc/faceveil-test")
 
 
+def _forbid_embedding(monkeypatch) -> None:
+    """Make any embedding fail the test: the command must refuse before it works."""
+    from faceveil.eval import pairs
+    from faceveil.recognition import pipeline
+
+    def must_not_run(*args, **kwargs):
+        pytest.fail("embedded before checking the output")
+
+    for module in (pipeline, pairs):
+        monkeypatch.setattr(module, "embed_files", must_not_run)
+
+
 def _error_line(capsys) -> str:
     err = capsys.readouterr().err
     assert err.startswith("faceveil: error:") and "Traceback" not in err, err
@@ -145,6 +157,64 @@ def test_bad_input_gives_one_clear_line_and_leaves_nothing(argv, message, tmp_pa
     assert file.read_text() == "not a database, not a folder"
 
 
+EVERY_OUT = [
+    ["eval", "lfw"], ["embed", "{photo}"], ["sample"], ["train", "optical", "--config", "smoke"],
+    ["protect", "dp", "--method", "rdp", "--epsilon", "1", "{photo}"], ["protect", "optical", "{photo}"],
+    ["attack", "deconv", "--method", "wiener", "--encrypted", "{tmp}/e", "--original", "{tmp}/s"],
+    ["bench", "dp"], ["bench", "optical"], ["bench", "optical-sweep"], ["bench", "lfw-speed"],
+]
+
+
+@pytest.mark.parametrize("argv", EVERY_OUT, ids=lambda a: " ".join(a[:2]))
+def test_every_command_refuses_an_unwritable_or_wrong_out_at_once(argv, tmp_path, capsys, monkeypatch):
+    """A file where the output folder should be, or a place no one can write, fails before any work."""
+    _forbid_embedding(monkeypatch)
+    for folder in ("e", "s"):
+        (tmp_path / folder).mkdir()
+        Image.open(PHOTO).resize((80, 80)).save(tmp_path / folder / "x.png")
+    file = tmp_path / "taken"
+    file.write_text("keep me")
+    argv = [a.format(photo=PHOTO, tmp=tmp_path) for a in argv]
+    out_file = "taken.npz" if argv[0] == "embed" else "taken"
+    if argv[0] == "embed":
+        (tmp_path / out_file).write_text("keep me")
+    unwritable = UNWRITABLE / ("o.npz" if argv[0] == "embed" else "o")
+    for out, message in ((str(tmp_path / out_file), "exists"), (str(unwritable), "cannot create")):
+        assert main(argv + ["--out", out]) == 2
+        assert message in _error_line(capsys)
+    assert file.read_text() == "keep me"
+
+
+def test_an_unwritable_cache_folder_is_one_line(tmp_path, capsys, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    monkeypatch.setenv("FACEVEIL_CACHE", str(blocker / "cache"))
+    assert main(["embed", str(PHOTO), "--out", str(tmp_path / "e.npz")]) == 2
+    assert "cannot create $FACEVEIL_CACHE" in _error_line(capsys)
+    assert not (tmp_path / "e.npz").exists()
+
+
+def test_a_trained_model_is_not_scored_on_the_people_it_trained_on(tmp_path, capsys):
+    """train --max-steps 2 on the sample, then eval: refused with the overlap; allowed and recorded."""
+    run = tmp_path / "run"
+    assert main(["train", "optical", "--config", "smoke", "--max-steps", "2", "--out", str(run), "--quiet"]) == 0
+    assert "stopped after --max-steps 2" in capsys.readouterr().out
+    model = f"checkpoint:{run / 'model.pt'}"
+    assert main(["eval", "lfw", "--model", model, "--out", str(tmp_path / "eval"), "--quiet"]) == 2
+    err = _error_line(capsys)
+    assert "trained on 20 of the 40 people these pairs use" in err and "--allow-seen-identities" in err
+    assert not (tmp_path / "eval").exists()
+    assert main(["eval", "lfw", "--model", model, "--allow-seen-identities", "--out", str(tmp_path / "eval"),
+                 "--quiet"]) == 0
+    result = json.loads((tmp_path / "eval" / "result.json").read_text())
+    assert result["identities"] == {"seen_identities": 20, "scored_identities": 40, "allowed": True}
+    assert "not person-disjoint" in capsys.readouterr().out
+    assert main(["train", "optical", "--config", "smoke", "--out", str(run)]) == 2
+    assert "--resume" in _error_line(capsys)
+    assert main(["train", "optical", "--config", "smoke", "--max-steps", "3", "--resume", "--out", str(run),
+                 "--quiet"]) == 0
+
+
 @pytest.mark.parametrize("argv, message", [(["embed", "{photo}", "--jitter", "-1"], "must be an integer >= 0"),
                                            (["embed", "{photo}", "--workers", "0"], "must be an integer >= 1")])
 def test_bad_numbers_are_usage_errors_without_tracebacks(argv, message, tmp_path):
@@ -163,12 +233,7 @@ def test_a_dlib_judge_refusing_its_arguments_leaves_no_traceback():
 
 def test_outputs_are_checked_before_any_work(tmp_path, capsys, monkeypatch):
     """A read-only --out fails at once: no embedding is computed, no empty folder stays behind."""
-    from faceveil.recognition import pipeline
-
-    def must_not_run(*args, **kwargs):
-        raise AssertionError("embedded before checking the output")
-
-    monkeypatch.setattr(pipeline, "embed_files", must_not_run)
+    _forbid_embedding(monkeypatch)
     for argv in (["eval", "lfw", "--out", str(UNWRITABLE / "run")],
                  ["embed", str(PHOTO), "--out", str(UNWRITABLE / "e.npz")]):
         assert main(argv) == 2
