@@ -215,6 +215,32 @@ def test_a_trained_model_is_not_scored_on_the_people_it_trained_on(tmp_path, cap
                  "--quiet"]) == 0
 
 
+def test_train_deconv_stops_resumes_and_its_unet_attacks(tmp_path, capsys):
+    run, encrypted, scenes = tmp_path / "unet", tmp_path / "enc", tmp_path / "scenes"
+    assert main(["train", "deconv", "--config", "smoke", "--max-steps", "1", "--out", str(run), "--quiet"]) == 0
+    assert main(["train", "deconv", "--config", "smoke", "--resume", "--out", str(run), "--quiet"]) == 0
+    from faceveil.attack.deconv import load_attack
+    from faceveil.train.checkpoint import read_checkpoint
+
+    payload = read_checkpoint(run / "checkpoint.pt")
+    assert payload["provenance"]["protocol"]["split"] == "view2-2fold/1"
+    assert len(payload["history"]) == 2  # both smoke epochs, the first one resumed mid-way
+    unet, config = load_attack(run / "unet.pt")
+    assert config.pairs == 40 and config.base_channels == 8
+    photos = tmp_path / "photos"
+    assert main(["sample", "--out", str(photos), "--people", "2"]) == 0
+    assert main(["protect", "optical", str(photos), "--out", str(encrypted), "--scenes", str(scenes), "--judge",
+                 "none", "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["attack", "deconv", "--encrypted", str(encrypted), "--original", str(scenes), "--unet",
+                 str(run / "unet.pt"), "--out", str(tmp_path / "attack"), "--quiet"]) == 0
+    result = json.loads((tmp_path / "attack" / "result.json").read_text())
+    assert result["n"] == 8 and result["attack"]["unet"] == str(run / "unet.pt")
+    assert main(["attack", "deconv", "--encrypted", str(encrypted), "--original", str(scenes), "--method", "wiener",
+                 "--unet", str(run / "unet.pt"), "--out", str(tmp_path / "a2")]) == 2
+    assert "--method unet" in _error_line(capsys)
+
+
 @pytest.mark.parametrize("argv, message", [(["embed", "{photo}", "--jitter", "-1"], "must be an integer >= 0"),
                                            (["embed", "{photo}", "--workers", "0"], "must be an integer >= 1")])
 def test_bad_numbers_are_usage_errors_without_tracebacks(argv, message, tmp_path):
@@ -329,6 +355,7 @@ def test_signals_end_the_run_cleanly_and_stop_the_workers(sig, code, word, tmp_p
 @pytest.mark.parametrize("argv", [["--help"]] + [[verb, "--help"] for verb in VERBS] +
                          [["eval", "lfw", "--help"], ["protect", "dp", "--help"], ["protect", "optical", "--help"],
                           ["bench", "dp", "--help"], ["bench", "optical", "--help"], ["train", "optical", "--help"],
+                          ["train", "deconv", "--help"],
                           ["attack", "deconv", "--help"]])
 def test_help_imports_no_heavy_package_and_speaks_in_method_names(argv):
     code = ("import sys\nfrom faceveil.cli import main\ncode = main(sys.argv[1:])\n"
@@ -343,7 +370,8 @@ def test_help_imports_no_heavy_package_and_speaks_in_method_names(argv):
 
 def test_the_option_choices_match_the_library():
     from faceveil.bench.dp import FEATURE_MODELS, PAPER_EPSILONS
-    from faceveil.cli import bench, protect
+    from faceveil.cli import bench, protect, train
+    from faceveil.data.protocols import PROTOCOLS
     from faceveil.protect.dp.features import RANKINGS
     from faceveil.protect.dp.methods import METHODS
     from faceveil.protect.optical import SYSTEMS
@@ -352,3 +380,4 @@ def test_the_option_choices_match_the_library():
     assert protect.DP_RANKINGS == tuple(RANKINGS)
     assert bench.DP_FEATURE_MODELS == tuple(FEATURE_MODELS) and bench.DP_PAPER_EPSILONS == tuple(PAPER_EPSILONS)
     assert bench.OPTICAL_SYSTEMS == tuple(SYSTEMS)
+    assert train.PROTOCOLS == tuple(PROTOCOLS)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import typing
+from pathlib import Path
 
 
 def to_dict(config) -> dict:
@@ -47,3 +49,36 @@ def differences(a: dict, b: dict, prefix: str = "") -> list[str]:
         elif x != y:
             out.append(f"{prefix}{key}")
     return out
+
+
+def config_file(name_or_path: str | Path, shipped: Path) -> Path:
+    """The configuration file of ``name_or_path``: one shipped in the folder ``shipped`` by name
+    (``smoke``, ``paper``), or a path. Raises ``FileNotFoundError`` naming the shipped ones."""
+    named = shipped / f"{name_or_path}.json"
+    if named.is_file() and not Path(name_or_path).exists():
+        return named
+    path = Path(name_or_path).expanduser()
+    if not path.is_file():
+        names = ", ".join(sorted(p.stem for p in shipped.glob("*.json")))
+        raise FileNotFoundError(f"training configuration not found: {path} (the shipped ones: {names})")
+    return path
+
+
+def load_config(cls, name_or_path: str | Path, shipped: Path, data: dict | None = None, **overrides):
+    """Read a configuration dataclass ``cls`` from JSON (nested sections as objects; keys starting with
+    ``_`` are comments), by path or shipped name (:func:`config_file`). ``data`` updates the ``data``
+    section, ``overrides`` replace top-level settings; None values are ignored. Raises ``ValueError``
+    naming an unknown or bad setting."""
+    path = config_file(name_or_path, shipped)
+    try:
+        settings = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is not valid JSON: {err}") from err
+    if not isinstance(settings, dict):
+        raise ValueError(f"{path} must hold a JSON object of settings")
+    settings = {k: v for k, v in settings.items() if not k.startswith("_")}
+    changes = {k: v for k, v in (data or {}).items() if v is not None}
+    if changes:
+        settings["data"] = {**settings.get("data", {}), **changes}
+    settings |= {k: v for k, v in overrides.items() if v is not None}
+    return from_dict(cls, settings, str(path))

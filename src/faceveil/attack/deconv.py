@@ -75,19 +75,25 @@ class AttackResult:
     losses: list[float]
 
 
-class _UNetAttack(Task):
-    """The U-Net of ``config`` trained with Adam on the mean squared error of the pairs ``train_index``."""
+class UNetAttack(Task):
+    """The U-Net of ``config`` trained with Adam on the mean squared error of the pairs ``train_index``.
+
+    ``run_config``: the configuration of the whole run, when there is one (``faceveil train deconv``:
+    camera, data and attack), so that a resumed run checks all of it; by default ``config`` alone.
+    """
 
     min_batch = 2  # batch norm needs two samples
+    resumable = ("out_dir", "device", "attack.epochs")
 
     def __init__(self, encrypted: torch.Tensor, originals: torch.Tensor, train_index: torch.Tensor,
-                 config: AttackConfig) -> None:
+                 config: AttackConfig, run_config=None) -> None:
         self.encrypted, self.originals, self.train_index, self._config = encrypted, originals, train_index, config
+        self._run_config = run_config if run_config is not None else config
         self.name = f"U-Net attack ({len(train_index)} training pairs)"
 
     @property
-    def config(self) -> AttackConfig:
-        return self._config
+    def config(self):
+        return self._run_config
 
     def __len__(self) -> int:
         return len(self.train_index)
@@ -122,7 +128,7 @@ def train_unet_attack(encrypted: torch.Tensor, originals: torch.Tensor, config: 
         raise ValueError(f"encrypted and originals must be pairs of the same size, got {tuple(encrypted.shape)} "
                          f"and {tuple(originals.shape)}")
     train_index, eval_index = split_pairs(len(encrypted), config.pairs, config.seed)
-    task = _UNetAttack(encrypted, originals, train_index, config)
+    task = UNetAttack(encrypted, originals, train_index, config)
     result = fit(task, FitConfig(config.epochs, config.batch_size, config.seed, device), None, progress=progress)
     return AttackResult(result.models["unet"].eval(), train_index, eval_index,
                         [epoch["loss"]["total"] for epoch in result.history])
@@ -171,14 +177,16 @@ def reconstruction_quality(reconstructed: torch.Tensor, originals: torch.Tensor)
             "ssim_mean": float(s.mean()), "ssim_std": float(s.std()) if len(s) > 1 else 0.0}
 
 
-def save_attack(path: str | Path, result: AttackResult, config: AttackConfig) -> None:
-    """Save the U-Net with its configuration and channel counts (``torch.load``-able, weights only)."""
+def save_attack(path: str | Path, result: AttackResult, config: AttackConfig, extra: dict | None = None) -> None:
+    """Save the U-Net with its configuration, channel counts and ``extra`` entries (e.g. the provenance),
+    atomically (``torch.load``-able, weights only)."""
+    from ..train.checkpoint import save_atomic
+
     model = result.model
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"format": "faceveil-deconv-unet", "config": to_dict(config),
-                "in_channels": model.down[0][0].in_channels, "out_channels": model.head.out_channels,
-                "train_index": result.train_index, "eval_index": result.eval_index,
-                "state_dict": model.state_dict()}, path)
+    save_atomic({"format": "faceveil-deconv-unet", "config": to_dict(config),
+                 "in_channels": model.down[0][0].in_channels, "out_channels": model.head.out_channels,
+                 "train_index": result.train_index, "eval_index": result.eval_index,
+                 "state_dict": model.state_dict(), **(extra or {})}, path)
 
 
 def load_attack(path: str | Path) -> tuple[UNet, AttackConfig]:

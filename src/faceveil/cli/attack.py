@@ -28,6 +28,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     a.add_argument("--checkpoint", default=None,
                    help="wiener: the optical model whose PSF the attacker knows (default: the shipped camera)")
     a.add_argument("--nsr", type=POSITIVE_FLOAT, default=1e-2, help="wiener: noise-to-signal power ratio")
+    a.add_argument("--unet", default=None,
+                   help="unet: apply the U-Net trained by 'faceveil train deconv' (unet.pt) to every pair instead "
+                        "of training one on half of them")
     add_device(a, default="cpu")
     add_overwrite(a)
     add_quiet(a)
@@ -70,8 +73,9 @@ def _load_images(paths, what: str):
 def run_deconv(args) -> int:
     import torch
 
-    from ..attack.deconv import (AttackConfig, reconstruct, reconstruction_quality, save_attack, train_unet_attack,
-                                 wiener_deconvolution)
+    from ..attack.deconv import (AttackConfig, load_attack, reconstruct, reconstruction_quality, save_attack,
+                                 train_unet_attack, wiener_deconvolution)
+    from ..config import to_dict
     from ..data.images import save_png
     from ..protect.optical import packaged_checkpoint
     from ..protect.optical.model import load_checkpoint
@@ -80,7 +84,10 @@ def run_deconv(args) -> int:
 
     pairs = matched_pairs(args.encrypted, args.original)
     config = None
-    if args.method == "unet":
+    if args.unet is not None and args.method != "unet":
+        raise ValueError("--unet applies a trained U-Net: it goes with --method unet")
+    unet, trained_config = load_attack(args.unet) if args.unet is not None else (None, None)
+    if args.method == "unet" and args.unet is None:
         n_pairs = args.pairs if args.pairs is not None else len(pairs) - len(pairs) % 2
         config = AttackConfig(pairs=n_pairs, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed)
         if config.pairs > len(pairs):
@@ -90,7 +97,8 @@ def run_deconv(args) -> int:
         checkpoint = args.checkpoint or packaged_checkpoint()
         if checkpoint is None:
             raise ValueError("--method wiener deconvolves with the true PSF: pass --checkpoint of the encoder's model")
-    names = ("result.json", "reconstructed") + (("unet.pt",) if args.method == "unet" else ())
+    trains = args.method == "unet" and args.unet is None
+    names = ("result.json", "reconstructed") + (("unet.pt",) if trains else ())
     out = outputs.prepare_folder(args.out, overwrite=args.overwrite, outputs=names,
                                  inputs=[args.encrypted, args.original])
     encrypted = _load_images([e for e, _, _ in pairs], "encrypted")
@@ -98,7 +106,11 @@ def run_deconv(args) -> int:
     if encrypted.shape != originals.shape:
         raise ValueError(f"encrypted images are {tuple(encrypted.shape[-2:])}, originals "
                          f"{tuple(originals.shape[-2:])}: they must have the same size")
-    if args.method == "unet":
+    if unet is not None:
+        index = torch.arange(len(pairs))
+        restored = reconstruct(unet, encrypted)
+        settings = {"unet": str(args.unet), "trained": to_dict(trained_config)}
+    elif trains:
         result = train_unet_attack(encrypted, originals, config, progress=not args.quiet, device=args.device)
         index = result.eval_index
         restored = reconstruct(result.model, encrypted[index])

@@ -20,6 +20,8 @@ from .options import UserError, add_device, add_quiet, int_at_least
 TRAINABLE = {
     "optical": ("faceveil.protect.optical.train",
                 "an optical encoder (MEM-FR or LOEN) end to end with its recognition network"),
+    "deconv": ("faceveil.attack.train",
+               "the U-Net blind-deconvolution attack on an optical camera, from the faces of training people"),
 }
 #: faceveil.data.protocols.PROTOCOLS (checked by the tests)
 PROTOCOLS = ("view2-10fold", "view2-2fold", "view1")

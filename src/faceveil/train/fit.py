@@ -130,7 +130,15 @@ def make_optimizer(spec: OptimizerSpec, name: str = "optimizer") -> torch.optim.
 
 
 def _without(config: dict, keys: tuple[str, ...]) -> dict:
-    return {k: v for k, v in config.items() if k not in keys}
+    """``config`` without ``keys``; a dotted key (``"attack.epochs"``) names a setting of a section."""
+    top = {k for k in keys if "." not in k}
+    nested: dict[str, tuple[str, ...]] = {}
+    for key in keys:
+        if "." in key:
+            section, rest = key.split(".", 1)
+            nested[section] = (*nested.get(section, ()), rest)
+    return {k: _without(v, nested[k]) if k in nested and isinstance(v, dict) else v
+            for k, v in config.items() if k not in top}
 
 
 def resume_point(out_dir: str | Path, task_config, config: FitConfig, *, resumable: tuple[str, ...] = (),

@@ -25,7 +25,7 @@ import torch
 from ..._checks import check_int, check_positive
 from ...data.chips import ChipSpec, FaceChips, load_face_chips
 from ...data.protocols import DataConfig, Split
-from ...config import from_dict, to_dict
+from ...config import load_config, to_dict
 from ...data.identities import identity_record
 from ...provenance import provenance
 from ...train import FitConfig, OptimizerConfig, OptimizerSpec, Task, fit, resume_point, unwrap
@@ -101,36 +101,10 @@ class TrainConfig:
 CONFIGS = Path(__file__).parent / "configs"
 
 
-def config_file(name_or_path: str | Path) -> Path:
-    """The configuration file of ``name_or_path``: a shipped one by name (``smoke``, ``paper``) or a path."""
-    shipped = CONFIGS / f"{name_or_path}.json"
-    if shipped.is_file() and not Path(name_or_path).exists():
-        return shipped
-    path = Path(name_or_path).expanduser()
-    if not path.is_file():
-        names = ", ".join(sorted(p.stem for p in CONFIGS.glob("*.json")))
-        raise FileNotFoundError(f"training configuration not found: {path} (the shipped ones: {names})")
-    return path
-
-
 def load_train_config(path: str | Path, data: dict | None = None, **overrides) -> TrainConfig:
-    """Read a :class:`TrainConfig` from a JSON file (nested sections as objects; keys starting with ``_``
-    are comments) or a shipped configuration by name (:func:`config_file`). ``data`` updates the data
-    section (e.g. ``{"protocol": "view1"}``), ``overrides`` replace top-level settings (e.g. ``out_dir``);
-    None values are ignored. Raises ``ValueError`` naming an unknown or bad setting."""
-    path = config_file(path)
-    try:
-        settings = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path} is not valid JSON: {err}") from err
-    if not isinstance(settings, dict):
-        raise ValueError(f"{path} must hold a JSON object of settings")
-    settings = {k: v for k, v in settings.items() if not k.startswith("_")}
-    changes = {k: v for k, v in (data or {}).items() if v is not None}
-    if changes:
-        settings["data"] = {**settings.get("data", {}), **changes}
-    settings |= {k: v for k, v in overrides.items() if v is not None}
-    return from_dict(TrainConfig, settings, str(path))
+    """A :class:`TrainConfig` from a JSON file or a shipped configuration by name (``smoke``, ``paper``):
+    :func:`faceveil.config.load_config`."""
+    return load_config(TrainConfig, path, CONFIGS, data, **overrides)
 
 
 @dataclass
