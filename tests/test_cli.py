@@ -94,6 +94,7 @@ def test_embed_and_compare(tmp_path, capsys):
     assert data["embeddings"].shape == (2, 128)
     assert np.allclose(np.linalg.norm(data["embeddings"], axis=1), 1, atol=1e-5)
     assert [p.endswith(".jpg") for p in data["paths"]] == [True, True]
+    assert json.loads(str(data["provenance"]))["command"].startswith("faceveil embed ")
     assert main(["embed", str(same.path_a), "--out", str(npz)]) == 2
     capsys.readouterr()
     assert main(["compare", str(same.path_a), str(same.path_b)]) == 0

@@ -30,23 +30,29 @@ def save_atomic(payload: dict, path: str | Path) -> Path:
     return path
 
 
-def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
-    """The payload of a checkpoint written by ``fit`` (``checkpoint.pt``, ``best.pt``).
+def read_payload(path: str | Path, format_name: str, format_version: int, what: str,
+                 map_location: str | torch.device = "cpu") -> dict:
+    """The dict saved in a faceveil torch file of format ``format_name``, version ``format_version``.
 
     Raises:
-        FileNotFoundError: no file at ``path``.
-        ValueError: the file is not a readable torch file, not a fit checkpoint, or of another format version.
+        FileNotFoundError: no file at ``path`` (the message calls it ``what``).
+        ValueError: the file is not a readable torch file, not of that format, or of another version.
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"training checkpoint not found: {path}")
+        raise FileNotFoundError(f"{what} not found: {path}")
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # torch raises many types for foreign or damaged files
         raise ValueError(f"{path} is not a readable torch checkpoint: {err}") from err
-    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path} is not a faceveil training checkpoint (no format {CHECKPOINT_FORMAT!r})")
-    if payload.get("format_version") != CHECKPOINT_VERSION:
+    if not isinstance(payload, dict) or payload.get("format") != format_name:
+        raise ValueError(f"{path} is not a faceveil {what} (no format {format_name!r})")
+    if payload.get("format_version") != format_version:
         raise ValueError(f"{path} has checkpoint format version {payload.get('format_version')!r}; "
-                         f"this faceveil reads version {CHECKPOINT_VERSION}")
+                         f"this faceveil reads version {format_version}")
     return payload
+
+
+def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
+    """The payload of a checkpoint written by ``fit`` (``checkpoint.pt``, ``best.pt``): :func:`read_payload`."""
+    return read_payload(path, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, "training checkpoint", map_location)

@@ -18,7 +18,7 @@ from ... import __version__
 from ..._checks import check_choice, check_images, check_int
 from ...recognition.backbones import BACKBONES, make_backbone
 from ...config import from_dict, to_dict
-from ...train.checkpoint import save_atomic
+from ...train.checkpoint import read_payload, save_atomic
 from .encoder import EncoderConfig, OpticalEncoder
 
 CHECKPOINT_FORMAT = "faceveil-optical-model"
@@ -136,19 +136,7 @@ def save_checkpoint(path: str | Path, model: OpticalFaceModel, extra: dict | Non
 
 def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
     """The raw payload of a checkpoint, checked to be one of this module's."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"optical model checkpoint not found: {path}")
-    try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as err:  # torch raises many types for foreign or damaged files
-        raise ValueError(f"{path} is not a readable torch checkpoint: {err}") from err
-    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path} is not a faceveil optical model checkpoint (no format {CHECKPOINT_FORMAT!r})")
-    if payload.get("format_version") != CHECKPOINT_VERSION:
-        raise ValueError(f"{path} has checkpoint format version {payload.get('format_version')!r}; "
-                         f"this faceveil reads version {CHECKPOINT_VERSION}")
-    return payload
+    return read_payload(path, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, "optical model checkpoint", map_location)
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[OpticalFaceModel, dict]:
