@@ -307,6 +307,7 @@ def test_protect_dp_says_when_it_protects_nothing(tmp_path, noise_photos, capsys
     assert rows["noise.png"]["face_detected"] is False and "no face detected in" in console
     face = rows["face.png"]
     assert 0 <= face["pixels_changed"] <= 160 * 160 and face["judge_similarity"] is not None
+    assert result["nearly_unchanged"] == sum(r["pixels_changed_fraction"] < 0.01 for r in result["per_image"])
     if face["pixels_changed_fraction"] < 0.01:
         assert "pixels changed" in console
     if face["judge_similarity"] >= result["judge"]["threshold"]:

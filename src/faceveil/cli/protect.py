@@ -121,7 +121,8 @@ class _Report:
         return {"images": len(rows), "no_face": sum(not r["face_detected"] for r in rows),
                 "judge": None if self.judge is None else {"name": self.judge.name, "threshold": threshold},
                 "judge_matches_original": None if threshold is None else sum(s >= threshold for s in scores),
-                "unchanged": sum((r.get("pixels_changed_fraction") or 1.0) < UNCHANGED_FRACTION for r in rows)}
+                "nearly_unchanged": sum(r.get("pixels_changed_fraction") is not None
+                                        and r["pixels_changed_fraction"] < UNCHANGED_FRACTION for r in rows)}
 
 
 def _read_photos(paths, on_error: str) -> tuple[dict, dict]:
