@@ -226,17 +226,23 @@ def test_train_deconv_stops_resumes_and_its_unet_attacks(tmp_path, capsys):
     payload = read_checkpoint(run / "checkpoint.pt")
     assert payload["provenance"]["protocol"]["split"] == "view2-2fold/1"
     assert len(payload["history"]) == 2  # both smoke epochs, the first one resumed mid-way
-    unet, config = load_attack(run / "unet.pt")
+    unet, config, payload = load_attack(run / "unet.pt")
     assert config.pairs == 40 and config.base_channels == 8
+    trained = set(payload["provenance"]["protocol"]["train_identities"]["names"])
     photos = tmp_path / "photos"
-    assert main(["sample", "--out", str(photos), "--people", "2"]) == 0
+    assert main(["sample", "--out", str(photos), "--people", "2"]) == 0  # Alec_Baldwin, Ari_Fleischer
     assert main(["protect", "optical", str(photos), "--out", str(encrypted), "--scenes", str(scenes), "--judge",
                  "none", "--quiet"]) == 0
     capsys.readouterr()
-    assert main(["attack", "deconv", "--encrypted", str(encrypted), "--original", str(scenes), "--unet",
-                 str(run / "unet.pt"), "--out", str(tmp_path / "attack"), "--quiet"]) == 0
+    argv = ["attack", "deconv", "--encrypted", str(encrypted), "--original", str(scenes), "--unet",
+            str(run / "unet.pt"), "--out", str(tmp_path / "attack"), "--quiet"]
+    assert "Ari_Fleischer" in trained and "Alec_Baldwin" not in trained
+    assert main(argv) == 2
+    assert "trained on 1 of the 2 people" in _error_line(capsys)
+    assert main(argv + ["--allow-seen-identities"]) == 0
     result = json.loads((tmp_path / "attack" / "result.json").read_text())
     assert result["n"] == 8 and result["attack"]["unet"] == str(run / "unet.pt")
+    assert result["identities"] == {"seen_identities": 1, "scored_identities": 2, "allowed": True}
     assert main(["attack", "deconv", "--encrypted", str(encrypted), "--original", str(scenes), "--method", "wiener",
                  "--unet", str(run / "unet.pt"), "--out", str(tmp_path / "a2")]) == 2
     assert "--method unet" in _error_line(capsys)

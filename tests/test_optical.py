@@ -447,7 +447,7 @@ def test_attack_model_round_trip(tmp_path):
     result = train_unet_attack(originals, originals, AttackConfig(pairs=4, epochs=1, base_channels=4, depth=1),
                                progress=False)
     save_attack(tmp_path / "unet.pt", result, AttackConfig(pairs=4, epochs=1, base_channels=4, depth=1))
-    model, config = load_attack(tmp_path / "unet.pt")
+    model, config, _ = load_attack(tmp_path / "unet.pt")
     assert config.base_channels == 4
     assert torch.equal(reconstruct(model, originals), reconstruct(result.model, originals))
 

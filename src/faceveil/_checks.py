@@ -76,18 +76,6 @@ def stack_images(images, name: str = "images") -> torch.Tensor:
     return torch.cat(items)
 
 
-def check_outside(out, inputs, name: str = "output folder") -> None:
-    """Raise ``ValueError`` if the folder ``out`` is, or lies inside, one of the folders in ``inputs``
-    (its outputs would become inputs of the next run)."""
-    from pathlib import Path
-
-    target = Path(out).expanduser().resolve()
-    for item in inputs:
-        folder = Path(item).expanduser().resolve()
-        if folder.is_dir() and (target == folder or folder in target.parents):
-            raise ValueError(f"{name} {out} lies inside the input folder {item}; choose a folder outside it")
-
-
 def check_choice(value, name: str, choices) -> str:
     """Return ``value`` if it is one of ``choices``, else raise ``ValueError`` listing them."""
     if value not in tuple(choices):

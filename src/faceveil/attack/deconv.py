@@ -26,6 +26,10 @@ from ..nn.unet import UNet
 from ..train import FitConfig, OptimizerConfig, OptimizerSpec, Task, fit
 
 
+ATTACK_FORMAT = "faceveil-deconv-unet"
+ATTACK_FORMAT_VERSION = 1
+
+
 @dataclass(frozen=True)
 class AttackConfig:
     """The blind-deconvolution attack.
@@ -183,21 +187,19 @@ def save_attack(path: str | Path, result: AttackResult, config: AttackConfig, ex
     from ..train.checkpoint import save_atomic
 
     model = result.model
-    save_atomic({"format": "faceveil-deconv-unet", "config": to_dict(config),
+    save_atomic({"format": ATTACK_FORMAT, "format_version": ATTACK_FORMAT_VERSION, "config": to_dict(config),
                  "in_channels": model.down[0][0].in_channels, "out_channels": model.head.out_channels,
                  "train_index": result.train_index, "eval_index": result.eval_index,
                  "state_dict": model.state_dict(), **(extra or {})}, path)
 
 
-def load_attack(path: str | Path) -> tuple[UNet, AttackConfig]:
-    """The U-Net and configuration written by :func:`save_attack`."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"attack model not found: {path}")
-    payload = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(payload, dict) or payload.get("format") != "faceveil-deconv-unet":
-        raise ValueError(f"{path} is not a faceveil U-Net attack model")
+def load_attack(path: str | Path) -> tuple[UNet, AttackConfig, dict]:
+    """The U-Net, configuration and whole payload (provenance, held-out quality...) written by
+    :func:`save_attack`."""
+    from ..train.checkpoint import read_payload
+
+    payload = read_payload(path, ATTACK_FORMAT, ATTACK_FORMAT_VERSION, "U-Net attack model")
     config = from_dict(AttackConfig, payload["config"], str(path))
     model = UNet(payload["in_channels"], payload["out_channels"], config.base_channels, config.depth)
     model.load_state_dict(payload["state_dict"])
-    return model.eval(), config
+    return model.eval(), config, payload

@@ -12,7 +12,6 @@ with the provenance and the identities trained on), ``history.json``, ``train_co
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,7 +23,9 @@ from ..data.chips import ChipSpec, load_face_chips
 from ..data.identities import identity_record
 from ..data.protocols import DataConfig, Split
 from ..provenance import provenance
+from ..report.io import write_json
 from ..train import FitConfig, fit, resume_point
+from ..train.distributed import is_main
 from .deconv import AttackConfig, AttackResult, UNetAttack, reconstruct, reconstruction_quality, save_attack, split_pairs
 
 #: the configurations shipped with faceveil, by name (``--config smoke``)
@@ -113,13 +114,15 @@ def train(config: DeconvTrainConfig, progress: bool = True, overwrite: bool = Fa
     train_index, eval_index = split_pairs(len(scenes), attack.pairs, attack.seed)
     people = sorted({faces.identities[int(faces.labels[i])] for i in train_index.tolist()})
     protocol = {**split.record(), "train_identities": identity_record(people)}
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "train_config.json").write_text(json.dumps(to_dict(config), indent=1))
+    if is_main():
+        out.mkdir(parents=True, exist_ok=True)
+        write_json(out / "train_config.json", to_dict(config))
     result = fit(UNetAttack(encrypted, scenes, train_index, attack, config), settings, out, protocol=protocol,
                  overwrite=overwrite, progress=progress, outputs=(model_file.name,))
     unet = result.models["unet"].cpu().eval()
     trained = AttackResult(unet, train_index, eval_index, [epoch["loss"]["total"] for epoch in result.history])
     quality = reconstruction_quality(reconstruct(unet, encrypted[eval_index]), scenes[eval_index])
-    save_attack(model_file, trained, attack, {"camera": str(camera_path.resolve()), "held_out": quality,
-                                              "provenance": provenance(protocol=protocol, seed=attack.seed)})
+    if result.main:
+        save_attack(model_file, trained, attack, {"camera": str(camera_path.resolve()), "held_out": quality,
+                                                  "provenance": provenance(protocol=protocol, seed=attack.seed)})
     return DeconvTrainResult(trained, quality, result.history, result.checkpoint, model_file, result.finished)

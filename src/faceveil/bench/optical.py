@@ -37,7 +37,7 @@ from faceveil.data.lfw import LFW
 from faceveil.data.sample import sample_root
 from faceveil.eval.quality import LPIPSAlex, load_lpips_alex, lpips, psnr, ssim
 from faceveil.eval.transformed import embed_chips, verification_summary
-from faceveil.eval.verification import pair_scores
+from faceveil.eval.verification import cross_fitted_report, pair_scores
 from faceveil.attack.deconv import AttackConfig, reconstruct, train_unet_attack, wiener_deconvolution
 from faceveil.data.chips import ChipSpec, FaceChips, load_face_chips
 from faceveil.data.protocols import DataConfig, Split, lfw_protocol
@@ -71,7 +71,7 @@ def view2_faces(root: Path, size: int, args):
     return pair_faces(LFW(root).pairs("view2"), size, args)
 
 
-def split_faces(root: Path, split: Split, size: int, args):
+def split_faces(split: Split, size: int, args):
     """:func:`view2_faces` of the test pairs of ``split`` only."""
     return pair_faces(split.test_pairs, size, args)
 
@@ -89,37 +89,35 @@ def pair_faces(pairs: list, size: int, args):
     return faces, a, b, labels, folds
 
 
-def verify(embeddings: torch.Tensor, a, b, labels, folds) -> dict:
+def verify(embeddings: torch.Tensor, a, b, labels, folds, groups: list | None = None) -> dict:
     """Verification report (10-fold on View 2) of embeddings (N, D) of the View 2 images, with the mean
-    cosine of same-person and different-people pairs (Table 2 of seed 000, over all pairs, not two)."""
+    cosine of same-person and different-people pairs (the paper's Table 2, over all pairs, not two).
+
+    ``groups``: the folds each cross-fitted model produced the images of; each fold's threshold is then
+    chosen on the other folds of its own group (:func:`~faceveil.eval.verification.cross_fitted_report`)."""
     e = embeddings.numpy()
-    rep = verification_summary(pair_scores(e[a], e[b]), labels, folds)
-    return {**{k: rep[k] for k in ("accuracy_mean", "accuracy_sem", "auc", "eer")},
+    scores = pair_scores(e[a], e[b])
+    rep = verification_summary(scores, labels, folds)
+    if groups is not None and len(groups) > 1:
+        rep |= {k: v for k, v in cross_fitted_report(scores, labels, folds, groups).items() if k != "groups"}
+    return {**{k: rep[k] for k in ("accuracy_mean", "accuracy_sem", "accuracy_protocol", "auc", "eer")},
             "mean_cosine_same": rep["score_distributions"]["genuine_mean"],
             "mean_cosine_different": rep["score_distributions"]["impostor_mean"]}
 
 
-def relaxed_mask_verification(model, scenes: torch.Tensor, seed: int, a, b, labels, folds) -> dict:
-    """Verification with the trained mask's relaxed [0, 1] transmissions instead of the deployed binary
-    ones (the back-end stays the one fine-tuned on the binary mask)."""
-    model.encoder.binary = False
-    try:
-        encrypted = model.encrypt(scenes, torch.Generator().manual_seed(seed)).cpu()
-        return verify(model.embed(encrypted).cpu(), a, b, labels, folds)
-    finally:
-        model.encoder.binary = True
-
-
-def judge_verify(judge: DlibTorchEmbedder, images: torch.Tensor, test, n_folds: int) -> dict:
+def judge_verify(judge: DlibTorchEmbedder, images: torch.Tensor, test, n_folds: int,
+                 groups: list | None = None) -> dict:
     """The reference judge verifying the View 2 pairs of the first ``n_folds`` folds on ``images``
     (N, 3, S, S), the View 2 images in the order of ``test``; only the images of those pairs are embedded
-    (the judge is the slow part of the benchmark on a CPU)."""
+    (the judge is the slow part of the benchmark on a CPU). ``groups``: as in :func:`verify` (images made
+    by different cameras are judged on different scales)."""
     _, a, b, labels, folds = test
     keep = folds < n_folds
     used = torch.from_numpy(np.unique(np.concatenate([a[keep], b[keep]])))
     embeddings = torch.zeros(len(images), 128)
     embeddings[used] = embed_chips(judge, images[used])
-    return {**verify(embeddings, a[keep], b[keep], labels[keep], folds[keep]), "folds": n_folds,
+    kept = None if groups is None else [g for g in ([k for k in g if k < n_folds] for g in groups) if g]
+    return {**verify(embeddings, a[keep], b[keep], labels[keep], folds[keep], kept), "folds": n_folds,
             "pairs": int(keep.sum())}
 
 
@@ -154,8 +152,9 @@ def _split_faces(split: Split, faces: FaceChips) -> torch.Tensor:
     return torch.tensor([i for i, p in enumerate(faces.paths) if p in wanted], dtype=torch.long)
 
 
-def train_split(system: str, split: Split, args, root: Path) -> tuple:
-    """Train ``system`` on the training people of ``split``; returns (model, training faces, result)."""
+def train_split(system: str, split: Split, args) -> tuple:
+    """Train ``system`` on the training people of ``split`` (an earlier run in its folder resumes, unless
+    --overwrite); returns (model, training faces, result, the identity check on the split's test people)."""
     source = training_source(args, split)
     photos = source.training_photos(split)
     train_faces = training_faces(photos, args)
@@ -166,30 +165,31 @@ def train_split(system: str, split: Split, args, root: Path) -> tuple:
         backbone=args.backbone, data=source, epochs=args.epochs,
         binary_epochs=args.binary_epochs, batch_size=args.batch_size, loss=LossWeights(distill=args.distill),
         seed=args.seed, device=args.device)
-    result = train(config, data=train_faces, progress=not args.quiet, split=split)
-    check_unseen(identity_record(train_faces.identities), split.test_people, what=f"{system} of {split.name}")
-    return result.model.to(args.device), train_faces, result
+    result = train(config, data=train_faces, progress=not args.quiet, split=split, overwrite=args.overwrite)
+    seen = check_unseen(identity_record(train_faces.identities), split.test_people, what=f"{system} of {split.name}")
+    return result.model.to(args.device), train_faces, result, seen
 
 
-def run_system(system: str, args, root: Path, splits: list[Split], test, judge,
+def run_system(system: str, args, splits: list[Split], test, judge,
                perceptual: LPIPSAlex | None) -> dict:
     """Cross-fitted figures of ``system``: each View 2 image is encrypted, recognised and attacked by the
     model of the split that did not train on its person, then all pairs are scored together."""
     faces, a, b, labels, folds = test
+    groups = [sorted({pair.fold for pair in split.test_pairs}) for split in splits]
     scenes = faces.images()
     encrypted, relaxed, wiener = torch.zeros_like(scenes), torch.zeros_like(scenes), torch.zeros_like(scenes)
     embedded, embedded_relaxed = torch.zeros(len(faces), 128), torch.zeros(len(faces), 128)
     rebuilt = {n: torch.zeros_like(scenes) for n in args.attack_pairs}
     per_split, unet_held_out = [], {n: [] for n in args.attack_pairs}
     for split in splits:
-        model, train_faces, result = train_split(system, split, args, root)
+        model, train_faces, result, seen = train_split(system, split, args)
         index = _split_faces(split, faces)
         generator = torch.Generator().manual_seed(args.seed)
         encrypted[index] = model.encrypt(scenes[index], generator).cpu()
-        embedded[index] = model.embed(encrypted[index]).cpu()
+        embedded[index] = model.embed(encrypted[index].to(args.device)).cpu()
         model.encoder.binary = False
         relaxed[index] = model.encrypt(scenes[index], torch.Generator().manual_seed(args.seed)).cpu()
-        embedded_relaxed[index] = model.embed(relaxed[index]).cpu()
+        embedded_relaxed[index] = model.embed(relaxed[index].to(args.device)).cpu()
         model.encoder.binary = True
         wiener[index] = wiener_deconvolution(encrypted[index], model.encoder.response().detach().cpu(), nsr=args.nsr)
         attacker_scenes = train_faces.images()
@@ -205,7 +205,7 @@ def run_system(system: str, args, root: Path, splits: list[Split], test, judge,
         per_split.append({
             "split": split.name, "train_people": len(train_faces.identities), "train_images": len(train_faces),
             "train_fallbacks": train_faces.fallbacks, "test_pairs": len(split.test_pairs), "test_images": len(index),
-            "seen_test_people": 0, "dilation_px": model.encoder.dilation,
+            "seen_test_people": seen["seen_identities"], "dilation_px": model.encoder.dilation,
             "psf_support_px": int(model.encoder.psf().shape[0]),
             "open_mask_elements": int(model.encoder.transmissions().sum()),
             "mask": model.encoder.transmissions().int().tolist(),
@@ -215,14 +215,15 @@ def run_system(system: str, args, root: Path, splits: list[Split], test, judge,
             "history": result.history})
     row = {
         "system": system, "splits": per_split,
-        "verification": verify(embedded, a, b, labels, folds),
-        "verification_relaxed_mask": verify(embedded_relaxed, a, b, labels, folds),
+        "verification": verify(embedded, a, b, labels, folds, groups),
+        "verification_relaxed_mask": verify(embedded_relaxed, a, b, labels, folds, groups),
         "privacy": {**quality(encrypted, scenes, perceptual), "dual_cosine": float(dual_cosine_loss(scenes, encrypted)),
-                    "judge_on_encrypted": judge_verify(judge, encrypted, test, args.judge_folds)},
+                    "judge_on_encrypted": judge_verify(judge, encrypted, test, args.judge_folds, groups)},
         "wiener_true_psf": {**quality(wiener, scenes, perceptual),
-                            "judge": judge_verify(judge, wiener, test, args.judge_folds)},
+                            "judge": judge_verify(judge, wiener, test, args.judge_folds, groups)},
         "unet": {n: {**{k: float(np.mean([h[k] for h in unet_held_out[n]])) for k in unet_held_out[n][0]},
-                     "judge_on_view2_reconstructions": judge_verify(judge, rebuilt[n], test, args.judge_folds)}
+                     "judge_on_view2_reconstructions": judge_verify(judge, rebuilt[n], test, args.judge_folds,
+                                                                    groups)}
                  for n in args.attack_pairs},
         "train_seconds_per_epoch": float(np.mean([s["train_seconds_per_epoch"] for s in per_split])),
         "encoder_images_per_second": float(np.mean([s["encoder_images_per_second"] for s in per_split])),
@@ -289,7 +290,7 @@ def run(args: argparse.Namespace) -> int:
     judge = DlibTorchEmbedder(device=args.device)
     faces, a, b, labels, folds = test
     judge_clean = judge_verify(judge, faces.images(), test, args.judge_folds)
-    rows = [run_system(system, args, root, splits, test, judge, perceptual) for system in args.systems]
+    rows = [run_system(system, args, splits, test, judge, perceptual) for system in args.systems]
     print_table(rows, judge_clean)
     result = {
         "protocol": {"name": PROTOCOL, "splits": [s.record() for s in splits],

@@ -89,17 +89,18 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     train_faces = training_faces(source.training_photos(split), args)
     check_unseen(identity_record(train_faces.identities), split.test_people, what="the sweep's MEM-FR runs")
-    faces, a, b, labels, folds = split_faces(root, split, args.image_size, args)
+    faces, a, b, labels, folds = split_faces(split, args.image_size, args)
     scenes = faces.images()
     rows = []
     for config in configs:
         encoder = config.encoder
-        model = train(config, data=train_faces, progress=not args.quiet, split=split).model.to(args.device)
+        model = train(config, data=train_faces, progress=not args.quiet, split=split,
+                      overwrite=args.overwrite).model.to(args.device)
         encrypted = model.encrypt(scenes, torch.Generator().manual_seed(args.seed)).cpu()
         row = {"kernel_size": encoder.kernel_size, "dilation_px": encoder.dilation,
                "psf_support_px": encoder.psf_support,
                "open_mask_elements": int(model.encoder.transmissions().sum()),
-               "verification": verify(model.embed(encrypted).cpu(), a, b, labels, folds),
+               "verification": verify(model.embed(encrypted.to(args.device)).cpu(), a, b, labels, folds),
                "privacy": quality(encrypted, scenes)}
         rows.append(row)
         print(f"k = {encoder.kernel_size}, dilation {encoder.dilation} ({encoder.psf_support} px PSF): accuracy "
@@ -111,8 +112,8 @@ def run(args: argparse.Namespace) -> int:
               "data": {"root": str(root.resolve()), "train_people": len(train_faces.identities),
                        "train_images": len(train_faces), "test_pairs": len(labels)},
               "system_dilation_px": system_dilation, "seconds": time.perf_counter() - t0, "rows": rows,
-              "provenance": provenance(data={"root": str(root.resolve())}, protocol={"name": PROTOCOL, "split": 1},
-                                       seed=args.seed)}
+              "provenance": provenance(data={"root": str(root.resolve())},
+                                       protocol={"name": PROTOCOL, "split": split.name}, seed=args.seed)}
     write_json(out / "result.json", result)
     print(f"wrote {out / 'result.json'} and {figure}")
     return 0

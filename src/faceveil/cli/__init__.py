@@ -5,8 +5,9 @@
     faceveil compare         are two photos of the same person?
     faceveil protect dp|optical
     faceveil attack deconv
-    faceveil train optical
+    faceveil train optical|deconv
     faceveil bench NAME
+    faceveil sample          photos of the embedded LFW sample to try the commands on
 
 A verb module (``faceveil.cli.<verb>``) defines ``register(parser)``, which adds its options (or
 sub-commands) to the verb's parser and sets ``func``: a function of the parsed arguments that returns
@@ -34,7 +35,7 @@ VERBS = {
     "compare": ("compare", "are two face photos of the same person?"),
     "protect": ("protect", "protect face images: differential privacy, optical encoders"),
     "attack": ("attack", "reconstruction attacks on protected images"),
-    "train": ("train", "train a model (optical encoders) from a configuration"),
+    "train": ("train", "train a model (optical encoders, the U-Net attack) from a configuration"),
     "bench": ("bench", "benchmarks of the protections and the judges (tables, plots, result.json)"),
     "sample": ("sample", "copy photos of the embedded LFW sample into a folder, to try the commands on"),
 }

@@ -30,7 +30,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     a.add_argument("--nsr", type=POSITIVE_FLOAT, default=1e-2, help="wiener: noise-to-signal power ratio")
     a.add_argument("--unet", default=None,
                    help="unet: apply the U-Net trained by 'faceveil train deconv' (unet.pt) to every pair instead "
-                        "of training one on half of them")
+                        "of training one on half of them; it refuses pairs of people it trained on (a person is "
+                        "an image's folder, or the Name of an LFW file Name_0001)")
+    a.add_argument("--allow-seen-identities", action="store_true",
+                   help="--unet: measure the U-Net even on people it trained on (recorded in result.json)")
     add_device(a, default="cpu")
     add_overwrite(a)
     add_quiet(a)
@@ -60,6 +63,11 @@ def matched_pairs(encrypted_dir, original_dir) -> list:
     return pairs
 
 
+def _person(relative) -> str:
+    """The person of an image: its folder (identity folders), else the LFW file name ``Name_0001``."""
+    return relative.parent.name if relative.parent.name else relative.stem.rsplit("_", 1)[0]
+
+
 def _load_images(paths, what: str):
     from ..data.images import load_rgb, to_tensor
 
@@ -76,7 +84,7 @@ def run_deconv(args) -> int:
     from ..attack.deconv import (AttackConfig, load_attack, reconstruct, reconstruction_quality, save_attack,
                                  train_unet_attack, wiener_deconvolution)
     from ..config import to_dict
-    from ..data.images import save_png
+    from ..data.images import save_png, to_grey
     from ..protect.optical import packaged_checkpoint
     from ..protect.optical.model import load_checkpoint
     from ..provenance import provenance
@@ -86,7 +94,14 @@ def run_deconv(args) -> int:
     config = None
     if args.unet is not None and args.method != "unet":
         raise ValueError("--unet applies a trained U-Net: it goes with --method unet")
-    unet, trained_config = load_attack(args.unet) if args.unet is not None else (None, None)
+    unet, trained_config, payload = load_attack(args.unet) if args.unet is not None else (None, None, None)
+    seen = None
+    if unet is not None:
+        from ..data.identities import UNKNOWN_IDENTITIES, check_unseen
+
+        record = ((payload.get("provenance") or {}).get("protocol") or {}).get("train_identities")
+        seen = check_unseen(record or UNKNOWN_IDENTITIES, {_person(rel) for _, _, rel in pairs},
+                            allow=args.allow_seen_identities, what=f"the U-Net {args.unet}")
     if args.method == "unet" and args.unet is None:
         n_pairs = args.pairs if args.pairs is not None else len(pairs) - len(pairs) % 2
         config = AttackConfig(pairs=n_pairs, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed)
@@ -107,6 +122,8 @@ def run_deconv(args) -> int:
         raise ValueError(f"encrypted images are {tuple(encrypted.shape[-2:])}, originals "
                          f"{tuple(originals.shape[-2:])}: they must have the same size")
     if unet is not None:
+        if unet.down[0][0].in_channels == 1:  # a U-Net trained against a grey camera
+            encrypted, originals = to_grey(encrypted), to_grey(originals)
         index = torch.arange(len(pairs))
         restored = reconstruct(unet, encrypted)
         settings = {"unet": str(args.unet), "trained": to_dict(trained_config)}
@@ -126,6 +143,7 @@ def run_deconv(args) -> int:
     for image, i in zip(restored, index.tolist()):
         save_png(image, out / "reconstructed" / pairs[i][2].with_suffix(".png"))
     write_json(out / "result.json", {"method": args.method, "pairs_found": len(pairs), **quality, "attack": settings,
+                                     "identities": seen,
                                      "evaluated": [str(pairs[i][2]) for i in index.tolist()],
                                      "provenance": provenance(seed=args.seed)})
     print(f"{args.method}: PSNR {quality['psnr_mean']:.2f} dB, SSIM {quality['ssim_mean']:.3f} over {quality['n']} "

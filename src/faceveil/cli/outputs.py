@@ -30,6 +30,8 @@ def _make_folder(folder: Path, option: str) -> None:
     for path in reversed(missing):
         try:
             path.mkdir()
+        except FileExistsError:  # made meanwhile by another process (every torchrun rank prepares its outputs)
+            continue
         except OSError as err:
             raise UserError(f"{option} {folder}: cannot create {path}: {err.strerror}") from None
         _created.append(path)

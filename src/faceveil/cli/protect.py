@@ -96,7 +96,7 @@ class _Report:
         import torch
 
         pair = torch.cat([x.expand(-1, 3, -1, -1) for x in (original, protected)])  # grey -> RGB
-        a, b = self.judge.embed(judge_view(pair))
+        a, b = self.judge.embed(judge_view(pair, self.judge.alignment.size))
         return float(F.cosine_similarity(a[None], b[None])[0])
 
     def add(self, row: dict) -> None:

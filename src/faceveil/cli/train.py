@@ -41,7 +41,8 @@ def register(parser: argparse.ArgumentParser) -> None:
         p.add_argument("--protocol", choices=PROTOCOLS, default=None,
                        help="person-disjoint protocol whose training people are used (default: the configuration's)")
         p.add_argument("--split", type=int_at_least(0), default=None,
-                       help="split of the protocol, from 0 (view2-2fold: 0 trains on folds 1-5, 1 on folds 6-10)")
+                       help="split of the protocol, from 0 (view2-2fold: 0 trains on folds 1-5, 1 on folds 6-10); for "
+                            "an identity-folder --root, the seed of its split by people (--protocol does not apply)")
         p.add_argument("--max-steps", type=int_at_least(1), default=None,
                        help="stop after N optimisation steps (a quick smoke run; --resume continues it)")
         mode = p.add_mutually_exclusive_group()

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +34,7 @@ from ..model_files import dlib_model_path
 from ..paths import cache_dir
 from ..recognition.base import AlignmentSpec
 from ..recognition.cache import content_digest
+from ..train.checkpoint import save_atomic
 from .images import ImageReadError, load_rgb, to_grey
 
 #: dlib's default chip padding, the alignment of the dlib judge
@@ -279,13 +279,15 @@ def load_face_chips(items: list[tuple[str | Path, str]], spec: ChipSpec = ChipSp
     for start in starts:
         batch = items[start : start + shard_size]
         if start in done:
-            shard = torch.load(files[start], weights_only=True)
+            try:
+                shard = torch.load(files[start], weights_only=True)
+            except Exception as err:  # torch raises many types for a damaged file
+                raise ValueError(f"the face-chip cache file {files[start]} is damaged ({err}); delete it and "
+                                 "run again") from None
         else:
             shard = aligning.shard(batch, on_error)
             if cache:
-                temporary = files[start].with_name(f"{files[start].name}.{os.getpid()}.tmp")
-                torch.save(shard, temporary)
-                os.replace(temporary, files[start])
+                save_atomic(shard, files[start])  # a temporary file per process: two runs may fill one cache
             bar.update(len(batch))
         if shard["skipped"] and on_error == "fail":
             raise ImageReadError(shard["skipped"][0][1])

@@ -67,7 +67,8 @@ def check_unseen(trained: dict | None, scored: Iterable[str], allow: bool = Fals
         what: the model, as the message names it.
 
     Returns:
-        ``{"seen_identities": n, "allowed": allow}``, for ``result.json``.
+        ``{"seen_identities": n (None where the model did not record its people), "scored_identities": m,
+        "allowed": True where people it trained on are scored because ``allow``}``, for ``result.json``.
 
     Raises:
         SeenIdentitiesError: some scored people were trained on, and ``allow`` is False.

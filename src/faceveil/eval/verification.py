@@ -421,6 +421,40 @@ def verification_report(scores, labels, folds=None, threshold: float | None = No
     return report
 
 
+def cross_fitted_report(scores, labels, folds, groups: list) -> dict:
+    """Verification of pairs scored by several models, each on its own folds (cross-fitting, e.g. the
+    ``view2-2fold`` protocol: one model scores folds 6-10, another folds 1-5).
+
+    Scores of different models are not on one scale, so each fold's threshold is chosen on the other
+    folds *of its own group* only; the fold accuracies of all groups are then pooled (mean, std with
+    ddof 1, standard error over all folds), and AUC / EER are the means of the groups' own.
+
+    Args:
+        scores: (P,); labels: (P,) 1 = genuine; folds: (P,) fold ids.
+        groups: the fold ids each model scored (disjoint collections), every fold of ``folds`` in one.
+
+    Returns:
+        ``accuracy_protocol, accuracy_mean, accuracy_std, accuracy_sem, fold_accuracies, auc, eer,
+        n_pairs`` and ``groups``: the :func:`verification_report` of each group.
+    """
+    s, y = _scores_and_labels(scores, labels)
+    f = np.asarray(folds)
+    groups = [sorted(set(g)) for g in groups]
+    flat = [k for g in groups for k in g]
+    if len(flat) != len(set(flat)) or set(flat) != set(f.tolist()):
+        raise ValueError(f"groups must split the folds {sorted(set(f.tolist()))} without overlap, got {groups}")
+    reports = [verification_report(s[np.isin(f, g)], y[np.isin(f, g)], f[np.isin(f, g)]) for g in groups]
+    accuracies = np.array([a for r in reports for a in r["fold_accuracies"]])
+    std = float(accuracies.std(ddof=1)) if accuracies.size > 1 else None
+    return {"accuracy_protocol": f"{accuracies.size} folds, each threshold chosen on the other folds of the same "
+                                 f"model ({len(groups)} cross-fitted models)",
+            "accuracy_mean": float(accuracies.mean()), "accuracy_std": std,
+            "accuracy_sem": None if std is None else std / np.sqrt(accuracies.size),
+            "fold_accuracies": accuracies.tolist(), "n_pairs": int(s.size),
+            "auc": float(np.mean([r["auc"] for r in reports])), "eer": float(np.mean([r["eer"] for r in reports])),
+            "groups": [{"folds": g, **r} for g, r in zip(groups, reports)]}
+
+
 _REQUIRED_KEYS = ("n_pairs", "n_genuine", "n_impostor", "accuracy_protocol", "accuracy_mean", "accuracy_std",
                   "accuracy_sem", "auc", "eer", "eer_threshold", "tar_at_far")
 

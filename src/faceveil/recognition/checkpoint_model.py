@@ -71,9 +71,8 @@ class CheckpointEmbedder(Embedder):
         from ..data.images import to_grey
 
         scenes = chips if self.model.config.channels == 3 else to_grey(chips)
-        captured = torch.cat([self.model.encrypt(scene[None].to(self.device),
-                                                 torch.Generator(self.device).manual_seed(SENSOR_SEED))
-                              for scene in scenes])
+        captured = torch.cat([self.model.encrypt(scene[None].to(self.device), torch.Generator().manual_seed(SENSOR_SEED))
+                              for scene in scenes])  # a CPU generator: the same noise on every device
         with torch.no_grad():
             self.model.eval()
             return self.model.recognise(captured).cpu()

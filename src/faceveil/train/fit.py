@@ -342,7 +342,8 @@ def fit(task: Task, config: FitConfig, out_dir: str | Path | None, *, protocol: 
                 loop.restore(saved)
             elif context.main and out is not None:
                 out.mkdir(parents=True, exist_ok=True)
-                (out / BEST).unlink(missing_ok=True)  # of a run that overwrite replaces
+                for name in (CHECKPOINT, BEST, HISTORY):  # of a run that overwrite replaces
+                    (out / name).unlink(missing_ok=True)
             _run(loop, out, task_config, fit_config, record, progress)
         distributed.barrier(context)
     best = out / BEST if out is not None and task.metric is not None and loop.best is not None else None

@@ -175,7 +175,7 @@ class TaylorFeatures:
 
     J (M_F, C*H*W) is computed once, by autograd (:func:`coefficient_jacobian` in the pixel domain).
     Every coefficient domain's weights at P0, dF/dC = J dP/dC, are then exactly F's (chain rule), so
-    :func:`~faceveil.protect.dp.protect_dp` on P0 gives the same result with this callable as with F,
+    :func:`~faceveil.protect.dp.methods.protect_dp` on P0 gives the same result with this callable as with F,
     while the backward pass through F runs once per photo instead of once per (method, eps_0). For a
     linear F (:class:`PhotoFeatures`) it equals F everywhere.
 

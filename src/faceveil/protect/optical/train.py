@@ -16,7 +16,6 @@ Outputs in ``out_dir``: ``checkpoint.pt`` (resume), ``model.pt`` (the deployable
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from ...data.protocols import DataConfig, Split
 from ...config import load_config, to_dict
 from ...data.identities import identity_record
 from ...provenance import provenance
+from ...report.io import write_json
 from ...train import FitConfig, OptimizerConfig, OptimizerSpec, Task, fit, resume_point, unwrap
 from ...train.distributed import is_main
 from .encoder import EncoderConfig
@@ -218,7 +218,7 @@ def train(config: TrainConfig, data: FaceChips | None = None, progress: bool = T
                          f"{config.encoder.image_size}")
     if is_main():
         out.mkdir(parents=True, exist_ok=True)
-        (out / "train_config.json").write_text(json.dumps(to_dict(config), indent=1))
+        write_json(out / "train_config.json", to_dict(config))
     protocol = {**split.record(), "train_identities": identity_record(data.identities)}
     result = fit(OpticalTask(config, data), settings, out, protocol=protocol, overwrite=overwrite, progress=progress,
                  outputs=(model_file.name,))
