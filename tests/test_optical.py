@@ -498,7 +498,8 @@ def test_shipped_mem_fr_camera_works_out_of_the_box(tmp_path, photos):
     card = json.loads(shipped.with_suffix(".json").read_text())
     model, _ = load_checkpoint(shipped)
     assert model.encoder.binary and model.config.encoder.system == "mem-fr" and model.classifier is None
-    assert card["figures"]["verification"]["accuracy_mean"] > 0.7
+    assert card["figures_cross_fitted"]["verification"]["accuracy_mean"] > 0.7
+    assert card["train_identities"]["count"] == 801 and card["protocol"]["split"] == "view2-2fold/1"
     out = tmp_path / "encrypted"
     assert run_cli(["protect", "optical", str(photos), "--out", str(out), "--quiet"]) == 0
     size = model.config.encoder.image_size
