@@ -176,11 +176,12 @@ def test_data_config_selects_training_photos_through_a_protocol():
     assert not {p for _, p in folders.training_photos()} & folders.protocol_split().test_people
 
 
-def test_former_dev_train_configs_still_read_as_view1():
+def test_former_dev_train_configs_still_read_as_view1(tmp_path):
     legacy = DataConfig(source="lfw-dev-train", root="/somewhere")
     assert (legacy.source, legacy.protocol) == ("lfw", "view1")
-    card = json.loads((PACKAGED_CHECKPOINT.parent / "mem-fr.json").read_text())
-    assert card["train_config"]["data"]["source"] == "lfw-dev-train"
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps({"out_dir": "run", "data": {"source": "lfw-dev-train", "root": "/somewhere"}}))
+    assert load_train_config(path).data.protocol == "view1"
 
 
 def test_the_shipped_card_config_loads(tmp_path):
@@ -188,13 +189,13 @@ def test_the_shipped_card_config_loads(tmp_path):
     path = tmp_path / "train.json"
     path.write_text(json.dumps(card["train_config"]))
     config = load_train_config(path)
-    assert (config.data.source, config.data.protocol, config.data.min_images) == ("lfw", "view1", 2)
+    assert (config.data.source, config.data.protocol, config.data.split) == ("lfw", "view2-2fold", 0)
 
 
-def test_view1_training_photos_match_the_shipped_camera_card(lfw_root):
+def test_the_training_photos_of_the_shipped_camera_card(lfw_root):
+    """The card's configuration names exactly the photos and people the shipped camera trained on."""
     card = json.loads((PACKAGED_CHECKPOINT.parent / "mem-fr.json").read_text())
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        items = DataConfig(source="lfw-dev-train", root=str(lfw_root)).training_photos()
-    assert len(items) == card["data"]["train_images"]
-    assert len({p for _, p in items}) == card["data"]["train_people"]
+    data = DataConfig(**{**card["train_config"]["data"], "root": str(lfw_root)})
+    items = data.training_photos()
+    assert len(items) == card["this_training"]["train_images"] == 4131
+    assert len({p for _, p in items}) == card["train_identities"]["count"] == 801
