@@ -26,7 +26,8 @@ from faceveil.cli.options import UserError  # noqa: E402
 from faceveil.data.sample import sample_root  # noqa: E402
 
 NEW_BENCHES = {"lfw-ablation": "lfw_ablation", "lfw-speed": "lfw_speed", "dlib-torch": "dlib_torch",
-               "lfw-roc": "lfw_roc", "optical-speed": "optical_speed"}
+               "lfw-roc": "lfw_roc", "optical-speed": "optical_speed", "judge-search": "judge_search",
+               "judge2": "judge2"}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -100,19 +101,22 @@ def test_lfw_roc_plots_beside_published_curves_and_writes_result(tmp_path):
 
     fpr = np.linspace(0, 1, 50)
     tpr = np.sqrt(fpr)
-    source = tmp_path / "eval.json"
+    source, second = tmp_path / "eval.json", tmp_path / "judge2.json"
     source.write_text(json.dumps({"model": {"name": "dlib"}, "accuracy_mean": 0.9922,
                                   "roc": {"fpr": fpr.tolist(), "tpr": tpr.tolist()}}))
+    second.write_text(json.dumps({"model": {"name": "faceres"}, "accuracy_mean": 0.97,
+                                  "roc": {"fpr": fpr.tolist(), "tpr": (fpr ** 0.4).tolist()}}))
     rocs = tmp_path / "roc-files"
     rocs.mkdir()
     for file in PUBLISHED.values():
         _write_curve(rocs / file, fpr, np.minimum(1, tpr * 1.05))
     out = tmp_path / "out"
-    args = _parser().parse_args(["lfw-roc", str(source), "--rocs", str(rocs), "--out", str(out)])
+    args = _parser().parse_args(["lfw-roc", str(source), str(second), "--rocs", str(rocs), "--out", str(out)])
     assert run(args) == 0
     result = json.loads((out / "result.json").read_text())
     assert (out / "roc.png").stat().st_size > 0 and result["figure"] == "roc.png"
-    assert result["ours"]["label"] == "faceveil: dlib on this LFW copy (99.22 %)"
+    assert [o["label"] for o in result["ours"]] == ["faceveil: dlib on this LFW copy (99.22 %)",
+                                                    "faceveil: faceres on this LFW copy (97.00 %)"]
     assert list(result["curves"]) == list(PUBLISHED)
     assert result["provenance"]["data"]["rocs"] == str(rocs.resolve())
     with pytest.raises(UserError, match="--overwrite"):  # never over a result without --overwrite

@@ -389,3 +389,7 @@ def test_the_option_choices_match_the_library():
     assert bench.DP_FEATURE_MODELS == tuple(FEATURE_MODELS) and bench.DP_PAPER_EPSILONS == tuple(PAPER_EPSILONS)
     assert bench.OPTICAL_SYSTEMS == tuple(SYSTEMS)
     assert train.PROTOCOLS == tuple(PROTOCOLS)
+    from faceveil.cli import models
+    from faceveil.recognition.tfjs.models import MODELS
+
+    assert models.NPM_MODEL_NAMES == bench.NPM_MODELS == tuple(MODELS)

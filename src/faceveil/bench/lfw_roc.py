@@ -1,6 +1,6 @@
-"""Plot the judge's LFW View 2 ROC beside curves published by LFW participants.
+"""Plot the judges' LFW View 2 ROCs beside curves published by LFW participants.
 
-Reads the ROC points of a ``faceveil eval lfw`` result and the published curve files of ``--rocs``
+Reads the ROC points of one or more ``faceveil eval lfw`` results and the published curve files of ``--rocs``
 (LFW's ``roc-files``: dlib's own curve, DeepFace, DeepID2, human performance on the tight crop), and
 writes one log-FPR plot, ``roc.png``, and ``result.json`` into ``--out``.
 
@@ -35,14 +35,16 @@ def run(args: argparse.Namespace) -> int:
     """``faceveil bench lfw-roc`` (options: :func:`faceveil.cli.bench._lfw_roc`)."""
     from ..cli import outputs
 
-    source = Path(args.result)
-    result = json.loads(source.read_text())
-    try:
-        label = f"faceveil: {result['model']['name']} on this LFW copy ({100 * result['accuracy_mean']:.2f} %)"
-        curves = {label: (np.array(result["roc"]["fpr"]), np.array(result["roc"]["tpr"]))}
-    except (KeyError, TypeError):
-        raise ValueError(f"{source}: not a result.json of faceveil eval lfw (needs model.name, accuracy_mean, "
-                         "roc.fpr and roc.tpr)") from None
+    curves, ours = {}, []
+    for source in map(Path, args.results):
+        result = json.loads(source.read_text())
+        try:
+            label = f"faceveil: {result['model']['name']} on this LFW copy ({100 * result['accuracy_mean']:.2f} %)"
+            curves[label] = (np.array(result["roc"]["fpr"]), np.array(result["roc"]["tpr"]))
+        except (KeyError, TypeError):
+            raise ValueError(f"{source}: not a result.json of faceveil eval lfw (needs model.name, accuracy_mean, "
+                             "roc.fpr and roc.tpr)") from None
+        ours.append({"label": label, "result": str(source.resolve()), "accuracy_mean": result["accuracy_mean"]})
     rocs = Path(args.rocs)
     missing = [file for file in PUBLISHED.values() if not (rocs / file).is_file()]
     if missing:
@@ -52,10 +54,10 @@ def run(args: argparse.Namespace) -> int:
         curves[name] = read_published_roc(rocs / file)
     figure = plot_roc(curves, out / "roc.png", title="LFW View 2 ROC", overwrite=True)
     print(figure)
-    record = {"figure": figure.name, "ours": {"label": label, "result": str(source.resolve()),
-                                              "accuracy_mean": result["accuracy_mean"]},
+    record = {"figure": figure.name, "ours": ours,
               "curves": {name: {"file": file, "points": int(len(curves[name][0]))} for name, file in PUBLISHED.items()},
-              "provenance": provenance(data={"result": str(source.resolve()), "rocs": str(rocs.resolve())}, seed=None)}
+              "provenance": provenance(data={"results": [o["result"] for o in ours], "rocs": str(rocs.resolve())},
+                                       seed=None)}
     write_json(out / "result.json", record)
     print(f"wrote {out / 'result.json'}")
     return 0

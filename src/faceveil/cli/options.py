@@ -13,7 +13,9 @@ import os
 #: the settings that won the LFW ablation (docs/benchmarks.md); the defaults of every command
 DEFAULTS = {"detector": "hog", "upsample": 1, "landmarks": 68, "flip": True, "jitter": 0, "metric": "cosine"}
 MODEL_HELP = ("embedder: dlib (the native reference judge), dlib-torch (the same network in PyTorch), "
-              "onnx:PATH (an ONNX model you own) or checkpoint:PATH (a model trained by faceveil train)")
+              "judge2 (the second, independent judge; faceveil models install it first), an npm face model by "
+              "name (faceveil models list), onnx:PATH (an ONNX model you own) or checkpoint:PATH (a model "
+              "trained by faceveil train)")
 DETECTORS = ("hog", "cnn", "hog+cnn")
 
 
@@ -77,7 +79,7 @@ def add_device(p: argparse.ArgumentParser, default: str | None = None) -> None:
 def add_model_options(p: argparse.ArgumentParser, judge_only: bool = False) -> None:
     """The embedder and its alignment: ``--model``, detector, landmarks, flip, jitter, workers, cache."""
     g = p.add_argument_group("model and alignment")
-    g.add_argument("--model", default="dlib", help="dlib or dlib-torch" if judge_only else MODEL_HELP)
+    g.add_argument("--model", default="dlib", help="dlib, dlib-torch or judge2" if judge_only else MODEL_HELP)
     g.add_argument("--detector", choices=DETECTORS, default=DEFAULTS["detector"],
                    help="face detector (hog+cnn: the CNN only where HOG finds no face)")
     g.add_argument("--upsample", type=int_at_least(0), default=DEFAULTS["upsample"],

@@ -52,11 +52,13 @@ class ChipSpec:
     """How photos become chips.
 
     Attributes:
-        method: ``"dlib-chip"`` (``get_face_chip``, square) or ``"template"`` (ArcFace template).
+        method: ``"dlib-chip"`` (``get_face_chip``, square), ``"template"`` (ArcFace template) or ``"box"``
+            (the detector's box widened by ``padding``; see :mod:`faceveil.faces.align`).
         size: chip (H, W), or one int for a square chip.
         padding: relative padding of ``"dlib-chip"`` (dlib's default 0.25).
         channels: 3 (RGB) or 1 (BT.601 luma).
-        landmarks: 5 or 68 for ``"dlib-chip"``; ``"template"`` always uses 68. None: 5, resp. 68.
+        landmarks: 5 or 68 for ``"dlib-chip"`` and ``"box"``; ``"template"`` always uses 68. None: 68 for
+            the template, else 5.
         detector: ``"hog"``, ``"cnn"`` or ``"hog+cnn"``; upsample: its upsampling passes (0 to 3).
     """
 
@@ -74,8 +76,8 @@ class ChipSpec:
         self.alignment()  # checks method, size and padding
         check_choice(self.channels, "channels", (1, 3))
         if self.landmarks is None:
-            object.__setattr__(self, "landmarks", 5 if self.method == "dlib-chip" else 68)
-        check_choice(self.landmarks, "landmarks", (5, 68) if self.method == "dlib-chip" else (68,))
+            object.__setattr__(self, "landmarks", 68 if self.method == "template" else 5)
+        check_choice(self.landmarks, "landmarks", (68,) if self.method == "template" else (5, 68))
         check_choice(self.detector, "detector", DETECTORS)
         check_int(self.upsample, "upsample", 0, 3)
 

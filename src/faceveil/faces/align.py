@@ -8,7 +8,10 @@ Two alignments (:class:`faceveil.recognition.base.AlignmentSpec`):
   ArcFace points (eye centres, nose tip, mouth corners), taken from dlib's 68-point landmarks, onto the
   112x112 ArcFace/InsightFace template, adapted to the chip size: 112x96 crops 8 px from each side
   (SphereFace/CosFace convention), other sizes scale the template by height/112 and centre it
-  horizontally (160x160 for FaceNet-style networks). dlib's 5-point model is not used here: it has no
+  horizontally (160x160 for FaceNet-style networks).
+* ``"box"``: the detector's box itself, squared around its centre and widened by ``padding`` times its side
+  on each side (pixels outside the photo are black), resized bilinearly: the crop of detector-only
+  pipelines (e.g. the one the TF.js face embedders ship with); the landmarks are fitted but not used. dlib's 5-point model is not used here: it has no
   mouth corners and marks the bottom of the nose, not its tip, which shrinks the fitted face by ~10 %.
 """
 
@@ -53,6 +56,15 @@ def template_points(size: tuple[int, int]) -> np.ndarray:
     return pts
 
 
+def box_chip(image: np.ndarray, box: Box, size: int, padding: float) -> np.ndarray:
+    """The square crop of ``box`` widened by ``padding`` x its side on each side, resized bilinearly to
+    ``size`` x ``size``: (size, size, 3) uint8 (black outside the photo)."""
+    cx, cy = 0.5 * (box.left + box.right + 1), 0.5 * (box.top + box.bottom + 1)  # right/bottom are inclusive
+    half = 0.5 * max(box.right - box.left + 1, box.bottom - box.top + 1) * (1 + 2 * padding)
+    crop = Image.fromarray(image).crop((round(cx - half), round(cy - half), round(cx + half), round(cy + half)))
+    return np.asarray(crop.resize((size, size), Image.Resampling.BILINEAR))
+
+
 def arcface_points(landmarks68: np.ndarray) -> np.ndarray:
     """The five ArcFace points from dlib's 68 (iBUG 300-W) landmarks, array (5, 2): image-left eye centre
     (points 36-41), image-right eye centre (42-47), nose tip (30), mouth corners (48, 54)."""
@@ -79,7 +91,7 @@ class FaceAligner:
         self.spec = spec
         self.upscale = float(upscale)
         self.detector = FaceDetector(detector, upsample)
-        self.landmarks = LandmarkPredictor(landmarks if spec.method == "dlib-chip" else 68)
+        self.landmarks = LandmarkPredictor(68 if spec.method == "template" else landmarks)
         self._dlib = require_dlib()
 
     def key(self) -> str:
@@ -108,15 +120,27 @@ class FaceAligner:
         box, detected = self.locate(image)
         shape = self.landmarks.shape(image, box)
         pts = np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float64)
-        if self.spec.method == "dlib-chip":
-            chip = self._dlib.get_face_chip(image, shape, size=self.spec.size[0], padding=self.spec.padding)
-        else:
-            chip = self._template_chip(image, pts)
-        return AlignedFace(np.ascontiguousarray(chip), detected, box, pts)
+        return AlignedFace(self.cut(image, box, shape), detected, box, pts)
 
-    def _template_chip(self, image: np.ndarray, landmarks68: np.ndarray) -> np.ndarray:
+    def cut(self, image: np.ndarray, box: Box, shape, spec: AlignmentSpec | None = None) -> np.ndarray:
+        """The chip (H, W, 3) uint8 of a located face (``box`` and dlib ``shape`` of :meth:`prepare`'s photo)
+        under ``spec`` (default: the aligner's own), so that one detection serves several alignments; the
+        template needs a 68-point ``shape``."""
+        spec = spec or self.spec
+        if spec.method == "dlib-chip":
+            chip = self._dlib.get_face_chip(image, shape, size=spec.size[0], padding=spec.padding)
+        elif spec.method == "box":
+            chip = box_chip(image, box, spec.size[0], spec.padding)
+        else:
+            if shape.num_parts != 68:
+                raise ValueError(f"the template alignment needs 68 landmarks, got {shape.num_parts}")
+            pts = np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float64)
+            chip = self._template_chip(image, pts, spec.size)
+        return np.ascontiguousarray(chip)
+
+    def _template_chip(self, image: np.ndarray, landmarks68: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         dl = self._dlib
-        h, w = self.spec.size
+        h, w = size
         src = dl.dpoints([dl.dpoint(float(x), float(y)) for x, y in arcface_points(landmarks68)])
         dst = dl.dpoints([dl.dpoint(float(x), float(y)) for x, y in template_points((h, w))])
         details = dl.chip_details(dst, src, dl.chip_dims(h, w))

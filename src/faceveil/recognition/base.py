@@ -16,16 +16,20 @@ import torch
 from .._checks import check_images
 
 
+ALIGNMENT_METHODS = ("dlib-chip", "template", "box")
+
+
 @dataclass(frozen=True)
 class AlignmentSpec:
     """How to cut a face chip from a photo for a given model.
 
     Attributes:
         size: chip (height, width) in pixels, e.g. (150, 150) for dlib, (112, 112) for ArcFace.
-        method: ``"dlib-chip"`` (dlib's ``get_face_chip`` from 5 landmarks with ``padding``) or
+        method: ``"dlib-chip"`` (dlib's ``get_face_chip`` from 5 landmarks with ``padding``),
             ``"template"`` (similarity transform of eye centres and nose tip onto the 112x112
-            ArcFace template, scaled to ``size``).
-        padding: relative padding for ``"dlib-chip"`` (dlib's default 0.25).
+            ArcFace template, scaled to ``size``) or ``"box"`` (the detector's box, squared and
+            widened by ``padding`` of its side on every side, resized bilinearly: no landmarks).
+        padding: relative padding for ``"dlib-chip"`` (dlib's default 0.25) and ``"box"``.
     """
 
     size: tuple[int, int] = (150, 150)
@@ -35,10 +39,10 @@ class AlignmentSpec:
     def __post_init__(self) -> None:
         if len(self.size) != 2 or min(self.size) < 16:
             raise ValueError(f"alignment size must be (height, width) with both >= 16, got {self.size}")
-        if self.method not in ("dlib-chip", "template"):
-            raise ValueError(f"alignment method must be 'dlib-chip' or 'template', got {self.method!r}")
-        if self.method == "dlib-chip" and self.size[0] != self.size[1]:
-            raise ValueError(f"'dlib-chip' alignment makes square chips, got size {self.size}")
+        if self.method not in ALIGNMENT_METHODS:
+            raise ValueError(f"alignment method must be one of {', '.join(ALIGNMENT_METHODS)}, got {self.method!r}")
+        if self.method in ("dlib-chip", "box") and self.size[0] != self.size[1]:
+            raise ValueError(f"{self.method!r} alignment makes square chips, got size {self.size}")
         if not 0 <= self.padding <= 2:
             raise ValueError(f"alignment padding must be in [0, 2], got {self.padding}")
 

