@@ -24,7 +24,7 @@ def test_optical_bench_writes_both_systems_and_the_papers_figures(tmp_path):
     torch.save(state, weights)  # untrained weights (linear layers >= 0 like LPIPS'): only the plumbing is tested
     argv = ["bench", "optical", "--image-size", "32", "--epochs", "1", "--binary-epochs", "1", "--attack-pairs",
             "8", "--attack-epochs", "1", "--attack-width", "4", "--judge-folds", "4", "--lpips-weights", str(weights),
-            "--out", str(out), "--quiet"]
+            "--second-judge", "none", "--out", str(out), "--quiet"]
     assert main(argv) == 0
     result = json.loads((out / "result.json").read_text())
     assert result["provenance"]["command"] == "faceveil " + " ".join(argv)

@@ -80,3 +80,17 @@ def test_bad_arguments():
         AlignmentSpec((112, 112), "mtcnn")
     with pytest.raises(ValueError, match=">= 16"):
         AlignmentSpec((8, 8))
+
+
+def test_box_chip_squares_and_widens_the_box_and_fills_outside_with_black():
+    from faceveil.faces.align import box_chip
+    from faceveil.faces.detect import Box
+
+    image = np.zeros((100, 100, 3), np.uint8)
+    image[20:60, 30:70] = 200  # the 40 x 40 "face" of an inclusive box 30..69 x 20..59
+    tight = box_chip(image, Box(30, 20, 69, 59), 20, 0.0)
+    assert tight.shape == (20, 20, 3) and (tight == 200).all()
+    wide = box_chip(image, Box(30, 20, 69, 59), 40, 0.25)  # 60 px around the centre: 10 px of margin a side
+    assert (wide[10:30, 10:30] == 200).all() and (wide[:5] == 0).all() and (wide[:, :5] == 0).all()
+    edge = box_chip(image, Box(0, 0, 39, 39), 40, 0.25)  # half the widened box lies outside the photo
+    assert (edge[:8, :8] == 0).all() and edge.shape == (40, 40, 3)

@@ -19,8 +19,10 @@ At a reduced resolution on CPU (the paper: 160 x 160 and Inception-ResNet-V1 on 
      at N = 600); Wiener deconvolution with the true PSF (the non-blind bound);
   5. speed: training seconds per epoch and encoder (optics + sensor) images per second.
 
-The judge sees 150 x 150 resamplings of the S x S dlib chips (docs/optical.md). Commands and figures:
-docs/benchmarks.md.
+The judge sees 150 x 150 resamplings of the S x S dlib chips (docs/optical.md). The back-ends distil the
+dlib judge (``--distill``), so that judge was in the training loop: the second judge (``--second-judge``,
+default ``judge2``, an independent network, on the first ``--second-judge-folds`` folds because it is ~8x
+slower on a CPU) verifies the same images beside it. Commands and figures: docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from faceveil.eval.quality import LPIPSAlex, load_lpips_alex, lpips, psnr, ssim
 from faceveil.eval.transformed import embed_chips, verification_summary
 from faceveil.eval.verification import cross_fitted_report, pair_scores
 from faceveil.attack.deconv import AttackConfig, reconstruct, train_unet_attack, wiener_deconvolution
-from faceveil.data.chips import ChipSpec, FaceChips, load_face_chips
+from faceveil.data.chips import ChipSpec, FaceChips, check_chip_judge, load_face_chips
 from faceveil.data.protocols import DataConfig, Split, lfw_protocol
 from faceveil.provenance import provenance
 from faceveil.report.io import write_json
@@ -105,7 +107,7 @@ def verify(embeddings: torch.Tensor, a, b, labels, folds, groups: list | None = 
             "mean_cosine_different": rep["score_distributions"]["impostor_mean"]}
 
 
-def judge_verify(judge: DlibTorchEmbedder, images: torch.Tensor, test, n_folds: int,
+def judge_verify(judge, images: torch.Tensor, test, n_folds: int,
                  groups: list | None = None) -> dict:
     """The reference judge verifying the View 2 pairs of the first ``n_folds`` folds on ``images``
     (N, 3, S, S), the View 2 images in the order of ``test``; only the images of those pairs are embedded
@@ -114,7 +116,7 @@ def judge_verify(judge: DlibTorchEmbedder, images: torch.Tensor, test, n_folds: 
     _, a, b, labels, folds = test
     keep = folds < n_folds
     used = torch.from_numpy(np.unique(np.concatenate([a[keep], b[keep]])))
-    embeddings = torch.zeros(len(images), 128)
+    embeddings = torch.zeros(len(images), judge.dim)
     embeddings[used] = embed_chips(judge, images[used])
     kept = None if groups is None else [g for g in ([k for k in g if k < n_folds] for g in groups) if g]
     return {**verify(embeddings, a[keep], b[keep], labels[keep], folds[keep], kept), "folds": n_folds,
@@ -170,7 +172,24 @@ def train_split(system: str, split: Split, args) -> tuple:
     return result.model.to(args.device), train_faces, result, seen
 
 
-def run_system(system: str, args, splits: list[Split], test, judge,
+def second_judge(args):
+    """The judge that was not in the training loop (``--second-judge``), or None; it must see the scenes'
+    geometry (dlib's chip, padding 0.25) to judge them."""
+    if args.second_judge == "none":
+        return None
+    from faceveil.recognition.registry import make_embedder
+
+    judge = make_embedder(args.second_judge, flip=True, device=args.device)
+    check_chip_judge(judge, f"--second-judge {args.second_judge}")
+    return judge
+
+
+def judged(judges: dict, images: torch.Tensor, test, groups: list | None) -> dict:
+    """``{"judge": ..., "second_judge": ...}``: each judge's verification of the View 2 pairs on ``images``."""
+    return {key: judge_verify(judge, images, test, folds, groups) for key, (judge, folds) in judges.items()}
+
+
+def run_system(system: str, args, splits: list[Split], test, judges: dict,
                perceptual: LPIPSAlex | None) -> dict:
     """Cross-fitted figures of ``system``: each View 2 image is encrypted, recognised and attacked by the
     model of the split that did not train on its person, then all pairs are scored together."""
@@ -218,12 +237,10 @@ def run_system(system: str, args, splits: list[Split], test, judge,
         "verification": verify(embedded, a, b, labels, folds, groups),
         "verification_relaxed_mask": verify(embedded_relaxed, a, b, labels, folds, groups),
         "privacy": {**quality(encrypted, scenes, perceptual), "dual_cosine": float(dual_cosine_loss(scenes, encrypted)),
-                    "judge_on_encrypted": judge_verify(judge, encrypted, test, args.judge_folds, groups)},
-        "wiener_true_psf": {**quality(wiener, scenes, perceptual),
-                            "judge": judge_verify(judge, wiener, test, args.judge_folds, groups)},
+                    **{f"{k}_on_encrypted": v for k, v in judged(judges, encrypted, test, groups).items()}},
+        "wiener_true_psf": {**quality(wiener, scenes, perceptual), **judged(judges, wiener, test, groups)},
         "unet": {n: {**{k: float(np.mean([h[k] for h in unet_held_out[n]])) for k in unet_held_out[n][0]},
-                     "judge_on_view2_reconstructions": judge_verify(judge, rebuilt[n], test, args.judge_folds,
-                                                                    groups)}
+                     **{f"{k}_on_view2_reconstructions": v for k, v in judged(judges, rebuilt[n], test, groups).items()}}
                  for n in args.attack_pairs},
         "train_seconds_per_epoch": float(np.mean([s["train_seconds_per_epoch"] for s in per_split])),
         "encoder_images_per_second": float(np.mean([s["encoder_images_per_second"] for s in per_split])),
@@ -253,14 +270,21 @@ def print_table(rows: list[dict], judge_clean: dict) -> None:
               f"(judge: {judge_clean['pairs']} pairs, {judge_clean['folds']} folds)", ["" for _ in rows]),
              ("Wiener, true PSF: PSNR dB / SSIM", [pair(r["wiener_true_psf"]) for r in rows]),
              ("Wiener, true PSF: judge", [pct(r["wiener_true_psf"]["judge"]["accuracy_mean"]) for r in rows])]
+    if "second_judge" in rows[0]["wiener_true_psf"]:
+        lines += [(f"second judge on encrypted ({rows[0]['privacy']['second_judge_on_encrypted']['folds']} folds)",
+                   [pct(r["privacy"]["second_judge_on_encrypted"]["accuracy_mean"]) for r in rows]),
+                  ("Wiener, true PSF: second judge",
+                   [pct(r["wiener_true_psf"]["second_judge"]["accuracy_mean"]) for r in rows])]
     for n in sorted({n for r in rows for n in r["unet"]}):
         paper = PAPER["unet"].get(n)
         note = f" (paper {paper['psnr']} / {paper['ssim']})" if paper else ""
         lines.append((f"U-Net N={n}: PSNR dB / SSIM{note}",
                       [pair(r["unet"][n]) if n in r["unet"] else "-" for r in rows]))
-        lines.append((f"U-Net N={n}: judge on View 2",
-                      [pct(r["unet"][n]["judge_on_view2_reconstructions"]["accuracy_mean"]) if n in r["unet"] else "-"
-                       for r in rows]))
+        for key, label in (("judge", "judge"), ("second_judge", "second judge")):
+            if f"{key}_on_view2_reconstructions" in rows[0]["unet"].get(n, {}):
+                lines.append((f"U-Net N={n}: {label} on View 2",
+                              [pct(r["unet"][n][f"{key}_on_view2_reconstructions"]["accuracy_mean"])
+                               if n in r["unet"] else "-" for r in rows]))
     lines += [("training s / epoch", [f"{r['train_seconds_per_epoch']:.1f}" for r in rows]),
               ("encoder images / s", [f"{r['encoder_images_per_second']:.0f}" for r in rows])]
     width = max(len(label) for label, _ in lines) + 2
@@ -287,10 +311,14 @@ def run(args: argparse.Namespace) -> int:
                              "training photos to draw the attacker's pairs from")
     t0 = time.perf_counter()
     test = view2_faces(root, args.image_size, args)
-    judge = DlibTorchEmbedder(device=args.device)
+    judges = {"judge": (DlibTorchEmbedder(device=args.device), args.judge_folds)}
+    other = second_judge(args)
+    if other is not None:
+        judges["second_judge"] = (other, args.second_judge_folds)
     faces, a, b, labels, folds = test
-    judge_clean = judge_verify(judge, faces.images(), test, args.judge_folds)
-    rows = [run_system(system, args, splits, test, judge, perceptual) for system in args.systems]
+    clean = judged(judges, faces.images(), test, None)
+    judge_clean = clean["judge"]
+    rows = [run_system(system, args, splits, test, judges, perceptual) for system in args.systems]
     print_table(rows, judge_clean)
     result = {
         "protocol": {"name": PROTOCOL, "splits": [s.record() for s in splits],
@@ -298,7 +326,12 @@ def run(args: argparse.Namespace) -> int:
         "data": {"root": str(root.resolve()), "embedded_sample": args.root is None, "view2_images": len(faces),
                  "view2_pairs": len(labels), "view2_fallbacks": faces.fallbacks},
         "settings": {k: v for k, v in vars(args).items() if k not in ("func", "bench_module")},
-        "seconds": time.perf_counter() - t0, "judge_on_originals": judge_clean, "derived_table_1": table_1(),
+        "seconds": time.perf_counter() - t0, "judge_on_originals": judge_clean,
+        "judges": {key: {"name": judge.name, "model_key": judge.model_key(), "folds": folds,
+                         "in_training_loop": key == "judge" and args.distill > 0}
+                   for key, (judge, folds) in judges.items()},
+        **({"second_judge_on_originals": clean["second_judge"]} if "second_judge" in clean else {}),
+        "derived_table_1": table_1(),
         "paper": {"table_1": PAPER_TABLE_1, **{k: v for k, v in PAPER.items() if k != "unet"},
                   "unet": {str(k): v for k, v in PAPER["unet"].items()}},
         "systems": [{**r, "unet": {str(k): v for k, v in r["unet"].items()}} for r in rows],

@@ -78,6 +78,11 @@ def _optical(p: argparse.ArgumentParser) -> None:
                    help="LPIPS-AlexNet weights (docs/quality.md): also report LPIPS of encrypted and attacked images")
     p.add_argument("--judge-folds", type=int, default=10, choices=range(1, 11), metavar="K",
                    help="the reference judge verifies the pairs of the first K View 2 folds (default: all 10)")
+    p.add_argument("--second-judge", choices=("judge2", "none"), default="judge2",
+                   help="the judge outside the training loop (the back-end distils the dlib judge): judge2 "
+                        "(faceveil models install judge2) or none")
+    p.add_argument("--second-judge-folds", type=int, default=2, choices=range(1, 11), metavar="K",
+                   help="the second judge verifies the pairs of the first K View 2 folds (default 2)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int_at_least(1), default=None, help="torch threads (default: torch's)")
 

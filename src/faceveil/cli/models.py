@@ -59,14 +59,15 @@ def install(args) -> int:
 
 
 def list_models(args) -> int:
-    from ..recognition.npm_models import BEST_PREPROCESSING, JUDGE2
+    from ..recognition.npm_models import BEST_PREPROCESSING, JUDGE2, JUDGE2_PREPROCESSING
     from ..recognition.tfjs.models import MODELS, converted_path
 
-    print(f"{'model':<14} {'input':>8} {'dim':>5}  {'preprocessing':<30} installed")
-    for name, model in MODELS.items():
-        pre = BEST_PREPROCESSING[name]
+    print(f"{'--model':<14} {'input':>8} {'dim':>5}  {'preprocessing':<30} installed")
+    rows = [(name, name, BEST_PREPROCESSING[name]) for name in MODELS] + [("judge2", JUDGE2, JUDGE2_PREPROCESSING)]
+    for label, name, pre in rows:
+        model = MODELS[name]
         mark = "yes" if converted_path(name).is_file() else "no"
-        tag = "  <- judge2" if name == JUDGE2 else ""
-        print(f"{name:<14} {model.input_size[0]:>4}x{model.input_size[1]:<3} {model.dim:>5}  {pre.key():<30} "
+        tag = f"  ({JUDGE2} on the dlib chip)" if label == "judge2" else ""
+        print(f"{label:<14} {model.input_size[0]:>4}x{model.input_size[1]:<3} {model.dim:>5}  {pre.key():<30} "
               f"{mark}{tag}")
     return 0

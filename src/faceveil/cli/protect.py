@@ -18,7 +18,7 @@ from .options import (DETECTORS, POSITIVE_FLOAT, add_on_error, add_overwrite, ad
 DP_METHODS = ("rdp", "rdp-na", "rdp-lmgd", "pixel", "dct")
 DP_RANKINGS = ("magnitude", "weight")
 #: the judges that can check a protection
-JUDGES = ("dlib", "dlib-torch", "none")
+JUDGES = ("dlib", "dlib-torch", "judge2", "none")
 #: a protected image that differs from its original in fewer pixels than this fraction is reported
 UNCHANGED_FRACTION = 0.01
 
@@ -83,7 +83,10 @@ class _Report:
         if judge_name != "none":
             from ..recognition.registry import make_embedder
 
+            from ..data.chips import check_chip_judge
+
             self.judge = make_embedder(judge_name, flip=True)
+            check_chip_judge(self.judge, f"--judge {judge_name}")
 
     def similarity(self, original, protected) -> float | None:
         """The judge's cosine between two aligned RGB chips (1, 3, S, S) in [0, 1], resampled to its input."""

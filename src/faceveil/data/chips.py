@@ -174,6 +174,15 @@ def judge_view(images: torch.Tensor, size: tuple[int, int] = (JUDGE_SIZE, JUDGE_
     return F.interpolate(images, size=size, mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
 
 
+def check_chip_judge(judge, what: str = "the judge") -> None:
+    """Refuse a judge whose alignment is not dlib's chip with padding 0.25: :func:`judge_view` only resizes,
+    so a judge of chip-space images (scenes, releases) must share their geometry."""
+    spec = judge.alignment
+    if (spec.method, spec.padding) != ("dlib-chip", CHIP_PADDING):
+        raise ValueError(f"{what} ({judge.name}) aligns faces as {spec.key()}, not as the dlib chips it would "
+                         f"judge (padding {CHIP_PADDING})")
+
+
 def grey_chips(chips: torch.Tensor) -> torch.Tensor:
     """uint8 RGB chips (N, 3, H, W) -> uint8 BT.601 luma (N, 1, H, W), rounded to nearest."""
     return (to_grey(chips.float() / 255) * 255).round().clamp(0, 255).to(torch.uint8)

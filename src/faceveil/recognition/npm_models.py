@@ -3,7 +3,8 @@
 ``--model NAME`` for NAME in :data:`~faceveil.recognition.tfjs.models.MODELS` runs that TF.js graph through
 :class:`~faceveil.recognition.tfjs.graph.TfjsGraph` with the preprocessing that measured best for it on LFW
 View 1 DevTest (:data:`BEST_PREPROCESSING`, ``faceveil bench judge-search``); ``--model judge2`` is the best
-of them, the project's second judge, independent of the dlib judge (other network, other training data).
+of them on dlib's chip (:func:`make_judge2`), the project's second judge, independent of the dlib judge
+(another network, other training data).
 Install the weights first: ``faceveil models install NAME``.
 """
 
@@ -57,15 +58,30 @@ class Preprocessing:
         return f"{self.crop}-p{self.padding:g}|{self.value_range}|{self.channels}"
 
 
-#: the measured best preprocessing of each model (docs/benchmarks.md, "Second judge")
+#: the measured best preprocessing of each model (LFW View 1 DevTest, ``faceveil bench judge-search``;
+#: docs/benchmarks.md, "Second judge")
 BEST_PREPROCESSING = {
-    "mobilefacenet": Preprocessing("dlib-chip", 0.25, "0-1", "rgb"),
-    "mobileface": Preprocessing("dlib-chip", 0.25, "0-255", "rgb"),
-    "faceres": Preprocessing("dlib-chip", 0.25, "0-1", "rgb"),
-    "faceres-deep": Preprocessing("dlib-chip", 0.25, "0-1", "rgb"),
+    "mobilefacenet": Preprocessing("template", 0.0, "0-1", "rgb"),
+    "mobileface": Preprocessing("template", 0.0, "0-255", "rgb"),
+    "faceres": Preprocessing("template", 0.0, "0-255", "bgr"),
+    "faceres-deep": Preprocessing("template", 0.0, "0-255", "bgr"),
 }
-#: the second judge: the best model of the search
-JUDGE2 = "faceres-deep"
+#: the second judge: the best model of the search, on dlib's chip (padding 0.25) rather than its best crop
+#: (the ArcFace template, 0.6 point higher on DevTest, about one standard error), because the judge must
+#: also score chip-space images (optical scenes and their reconstructions, protected chips), which only the
+#: dlib chip's geometry allows
+JUDGE2 = "faceres"
+JUDGE2_PREPROCESSING = Preprocessing("dlib-chip", 0.25, "0-255", "bgr")
+#: judge2's cosine threshold with the command line's defaults (flip averaging): the mean of its ten LFW View 2
+#: fold thresholds (docs/benchmarks.md)
+JUDGE2_THRESHOLD: float | None = None
+
+
+def make_judge2(flip: bool = False, device: str = "cpu", batch_size: int = 32) -> "NpmFaceEmbedder":
+    """The second judge (``--model judge2``): :data:`JUDGE2` under :data:`JUDGE2_PREPROCESSING`."""
+    judge = NpmFaceEmbedder(JUDGE2, JUDGE2_PREPROCESSING, flip=flip, device=device, batch_size=batch_size)
+    judge.name, judge.verification_threshold = "judge2", JUDGE2_THRESHOLD
+    return judge
 
 
 class NpmFaceEmbedder(Embedder):
@@ -98,7 +114,7 @@ class NpmFaceEmbedder(Embedder):
             raise ValueError(f"torch device {device!r} is not usable here: {err}") from err
         payload = load_converted(name)
         self.preprocessing = preprocessing or BEST_PREPROCESSING[name]
-        self.name, self.dim, self.batch_size = name, model.dim, batch_size
+        self.name, self.model, self.dim, self.batch_size = name, name, model.dim, batch_size
         self.alignment = self.preprocessing.alignment(model.input_size)
         self.landmarks = 68 if self.preprocessing.crop == "template" else None
         self._digest = payload["sha256"]["bin"]
@@ -108,7 +124,7 @@ class NpmFaceEmbedder(Embedder):
         self._scale, self._offset = scale, offset
 
     def model_key(self) -> str:
-        return f"npm:{self.name}:{self._digest[:12]}|{self.preprocessing.key()}"
+        return f"npm:{self.model}:{self._digest[:12]}|{self.preprocessing.key()}"
 
     def graph_input(self, chips: torch.Tensor) -> torch.Tensor:
         """The graph's NHWC input (N, H, W, 3) of chips (N, 3, H, W) in [0, 1] (range and channel order)."""

@@ -36,9 +36,9 @@ def make_embedder(name: str, flip: bool = False, jitter: int = 0, workers: int =
     if jitter:
         raise ValueError(f"jitter is only supported by the 'dlib' and 'dlib-torch' models, not {name!r}")
     if name == "judge2" or name in NPM_MODELS:
-        from .npm_models import JUDGE2, NpmFaceEmbedder
+        from .npm_models import NpmFaceEmbedder, make_judge2
 
-        return NpmFaceEmbedder(JUDGE2 if name == "judge2" else name, flip=flip, device=device)
+        return make_judge2(flip, device) if name == "judge2" else NpmFaceEmbedder(name, flip=flip, device=device)
     if name.startswith("onnx:"):
         from .onnx_model import OnnxEmbedder
 
