@@ -204,10 +204,11 @@ def test_the_optical_bench_and_protect_judge_chip_space_images_with_the_second_j
     judge = second_judge(SimpleNamespace(second_judge="judge2", device="cpu"))
     assert judge.name == "judge2" and judge.model == JUDGE2 and judge.flip
     assert second_judge(SimpleNamespace(second_judge="none", device="cpu")) is None
-    images = torch.rand(4, 3, 40, 40)
-    a, b = np.array([0, 2]), np.array([1, 3])
-    result = judge_verify(judge, images, (None, a, b, np.array([True, False]), np.array([0, 1])), 2)
-    assert result["pairs"] == 2 and -1 <= result["mean_cosine_same"] <= 1
+    images = torch.rand(8, 3, 40, 40)
+    a, b = np.array([0, 2, 4, 6]), np.array([1, 3, 5, 7])
+    test = (None, a, b, np.array([True, False, True, False]), np.array([0, 0, 1, 1]))
+    result = judge_verify(judge, images, test, 2)
+    assert result["pairs"] == 4 and -1 <= result["mean_cosine_same"] <= 1
     with pytest.raises(ValueError, match="not as the dlib chips"):
         check_chip_judge(NpmFaceEmbedder(JUDGE2, Preprocessing("template", 0, "0-255", "rgb")))
     out = tmp_path / "protected"

@@ -74,7 +74,7 @@ JUDGE2 = "faceres"
 JUDGE2_PREPROCESSING = Preprocessing("dlib-chip", 0.25, "0-255", "bgr")
 #: judge2's cosine threshold with the command line's defaults (flip averaging): the mean of its ten LFW View 2
 #: fold thresholds (docs/benchmarks.md)
-JUDGE2_THRESHOLD: float | None = None
+JUDGE2_THRESHOLD = 0.538
 
 
 def make_judge2(flip: bool = False, device: str = "cpu", batch_size: int = 32) -> "NpmFaceEmbedder":
