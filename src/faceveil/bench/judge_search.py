@@ -10,7 +10,8 @@ the two leading models only, (5) the other crops with the best channel order and
 DevTest pairs (folds interleaved: pair i is in fold i mod 10, 50 genuine + 50 impostor pairs each; the
 threshold is chosen on the other nine), with AUC, EER and the mean genuine / impostor cosines (a model
 whose cosines all sit near 1 needs many digits to threshold). DevTest's people are disjoint from
-DevTrain's, and no model here was trained on LFW.
+DevTrain's; faceveil trained none of these models (their upstream training data are not known to
+exclude LFW's people).
 
 Run of docs/benchmarks.md:
     faceveil bench judge-search --root ../shared/data/lfw --out results/judge-search
