@@ -216,3 +216,13 @@ def test_the_optical_bench_and_protect_judge_chip_space_images_with_the_second_j
                  "--judge", "judge2", "--out", str(out), "--quiet"]) == 0
     rows = json.loads((out / "result.json").read_text())["per_image"]
     assert -1 <= rows[0]["judge_similarity"] <= 1
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_an_unusable_device_is_refused_by_name(installed):
+    with pytest.raises(ValueError, match="torch device 'cuda:0' is not usable here"):
+        NpmFaceEmbedder(JUDGE2, device="cuda:0")
+    from faceveil.recognition.dlib_resnet import DlibTorchEmbedder
+
+    with pytest.raises(ValueError, match="torch device 'cuda:0' is not usable here"):
+        DlibTorchEmbedder(device="cuda:0")

@@ -89,3 +89,13 @@ def check_unit_interval(value: float, name: str) -> float:
     if not 0 <= v <= 1:
         raise ValueError(f"{name} must lie in [0, 1], got {value!r}")
     return v
+
+
+def check_device(device) -> torch.device:
+    """A torch device that works here (ValueError naming it otherwise, e.g. CUDA on a CPU-only build)."""
+    try:
+        usable = torch.device(device)
+        torch.empty(0, device=usable)
+    except (RuntimeError, TypeError, AssertionError) as err:  # torch raises AssertionError for missing CUDA
+        raise ValueError(f"torch device {device!r} is not usable here: {err}") from err
+    return usable

@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._checks import check_images
+from .._checks import check_device, check_images
 from ..faces.jitter import jitter_chips
 from ..faces.torch_align import face_chips
 from ..model_files import dlib_model_path
@@ -257,11 +257,7 @@ class DlibTorchEmbedder(Embedder):
         if not isinstance(jitter, int) or jitter < 0:
             raise ValueError(f"jitter must be an integer >= 0, got {jitter!r}")
         self.jitter, self.seed = jitter, int(seed)
-        try:
-            self.device = torch.device(device)
-            torch.empty(0, device=self.device)
-        except (RuntimeError, TypeError, AssertionError) as err:  # torch raises AssertionError for missing CUDA
-            raise ValueError(f"torch device {device!r} is not usable here: {err}") from err
+        self.device = check_device(device)
         self.batch_size = batch_size
         self.weights = Path(weights) if weights is not None else dlib_model_path("resnet")
         module = load_dlib_resnet(self.weights).requires_grad_(False)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .._checks import check_images
+from .._checks import check_device, check_images
 from .base import AlignmentSpec, Embedder
 
 #: input value ranges a graph may expect: name -> (scale, offset) applied to chips in [0, 1]
@@ -107,11 +107,7 @@ class NpmFaceEmbedder(Embedder):
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
         model = face_model(name)
-        try:
-            self.device = torch.device(device)
-            torch.empty(0, device=self.device)
-        except (RuntimeError, TypeError, AssertionError) as err:
-            raise ValueError(f"torch device {device!r} is not usable here: {err}") from err
+        self.device = check_device(device)
         payload = load_converted(name)
         self.preprocessing = preprocessing or BEST_PREPROCESSING[name]
         self.name, self.model, self.dim, self.batch_size = name, name, model.dim, batch_size
