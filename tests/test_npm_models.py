@@ -101,6 +101,10 @@ def test_a_model_that_is_not_installed_names_the_install_command(tmp_path, monke
     assert "package tarball not found" in _error_line(capsys)
     assert main(["models", "list"]) == 0
     assert all(" no" in line for line in capsys.readouterr().out.splitlines()[1:])
+    converted_path(JUDGE2).parent.mkdir(parents=True)
+    converted_path(JUDGE2).write_bytes(b"not a torch file")
+    with pytest.raises(ValueError, match=f"faceveil models install {JUDGE2} --force"):
+        NpmFaceEmbedder(JUDGE2)
 
 
 # ---- the real package ----------------------------------------------------------------------------------------

