@@ -345,9 +345,12 @@ def test_protect_dp_with_a_network_and_snapping(sample):
     torch.manual_seed(1)
     net = torch.nn.Sequential(torch.nn.Conv2d(1, 3, 5, stride=2), torch.nn.ReLU(), torch.nn.Flatten(),
                               torch.nn.Linear(3 * 10 * 10, 4)).eval()
-    delta = given_sensitivity(1.0, 4)
+    delta = given_sensitivity(0.01, 4)
     config = DPConfig("rdp-na", 2.0, 0.1, snap=True)
     result = protect_dp(sample[0][:2], net, delta, config, seed=0)
+    assert max(max(a.scales) for a in result.accounts) < 8  # below the Haar bound B = 2**3: valid
+    with pytest.raises(ValueError, match="snapping is valid only for Laplace scales below"):
+        protect_dp(sample[0][:2], net, given_sensitivity(1.0, 4), config, seed=0)  # scales ~ 70 > B
     assert all(abs(a.total_epsilon / 2.0 - 1) < 1e-6 for a in result.accounts)
     assert result.accounts[0].noise["snapped"] is True
     other = protect_dp(sample[0][:2], net, delta, config, seed=1)

@@ -63,9 +63,19 @@ def _requested_verb(argv: list[str]) -> str | None:
     return None
 
 
+class ExactParser(argparse.ArgumentParser):
+    """An argument parser that accepts option names only as written: no abbreviations (``--see`` is
+    not ``--seed``; a mistyped secret option must not be taken, or recorded, as another). Subparsers
+    inherit the class, so the rule holds for every verb."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+
 def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     """The parser of ``argv``: every verb is listed, only the requested verb's module is imported."""
-    parser = argparse.ArgumentParser(
+    parser = ExactParser(
         prog="faceveil", description="Privacy-preserving and degradation-robust face recognition, measured "
                                      "by real face-recognition protocols.")
     parser.add_argument("--version", action="version", version=f"faceveil {__version__}")

@@ -137,6 +137,15 @@ def _sampling_plan(geom: ChipGeometry, height: int, width: int) -> _SamplingPlan
                          ((bl[0] - tl[0]) / n, (bl[1] - tl[1]) / n))
 
 
+def chip_footprint(landmarks: np.ndarray, height: int, width: int, size: int = 150,
+                   padding: float = 0.25) -> tuple[int, int, int, int] | None:
+    """The photo pixels the chip of :func:`face_chips` reads: (left, top, right, bottom), inclusive,
+    inside a photo of ``height`` x ``width``; None when the chip lies entirely outside it. Every other
+    pixel has no influence on the chip."""
+    plan = _sampling_plan(chip_geometry(landmarks, size, padding), height, width)
+    return None if plan is None else plan.crop
+
+
 def _straight_through(x: torch.Tensor, rounded: torch.Tensor) -> torch.Tensor:
     """``rounded`` in the forward pass, the identity in the backward pass."""
     return x + (rounded - x).detach()

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from ..._checks import check_images, check_int
 from .dct import dct2d, inverse_dct2d
-from .wavelet import check_levels, haar2d, inverse_haar2d, padded_size
+from .wavelet import check_levels, haar2d, inverse_haar2d, padded_size, window_positions
 
 DOMAIN_NAMES = ("haar", "pixel", "dct")
 
@@ -47,6 +47,20 @@ class Domain(abc.ABC):
     def key(self) -> str:
         """Identity of the domain and its settings (recorded with every result)."""
         return self.name
+
+    #: the side of the aligned pixel blocks that hold every basis function (None: global basis functions)
+    block: int | None = None
+
+    def window_positions(self, image_shape: tuple[int, int, int], top: int, left: int,
+                         window: tuple[int, int]) -> torch.Tensor:
+        """Natural indices (C * h * w,) into the coefficients of an image of ``image_shape`` of the
+        coefficients of a ``window`` (h, w) at (``top``, ``left``), in the order of :meth:`forward` of the
+        window; the window must be aligned to :attr:`block` (local domains only)."""
+        if self.block is None:
+            raise ValueError(f"the {self.name} domain has global basis functions: it has no windows")
+        channels, ph, pw = self.coefficient_shape(tuple(image_shape))
+        one = window_positions(int(math.log2(self.block)), top, left, window, (ph, pw))
+        return (torch.arange(channels)[:, None] * (ph * pw) + one[None, :]).flatten()
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """Flat coefficient vectors (N, M_P) of images (N, C, H, W), M_P = C * H' * W'."""
@@ -82,6 +96,10 @@ class HaarDomain(Domain):
     def key(self) -> str:
         return f"haar-L{self.levels}"
 
+    @property
+    def block(self) -> int:
+        return 2**self.levels
+
     def coefficient_shape(self, image_shape):
         c, h, w = image_shape
         check_levels(self.levels, h, w)
@@ -102,6 +120,7 @@ class PixelDomain(Domain):
     """The identity transform: Pixel-DP adds noise to the pixels themselves."""
 
     name = "pixel"
+    block = 1
 
     def coefficient_shape(self, image_shape):
         return tuple(image_shape)

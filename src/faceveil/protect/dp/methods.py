@@ -16,6 +16,7 @@ image comes with a :class:`DPAccount`. What the budget does and does not guarant
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from dataclasses import asdict, dataclass, field
@@ -24,8 +25,9 @@ import torch
 
 from ..._checks import check_int, check_open_unit, check_positive, stack_images
 from .domains import Domain, make_domain
-from .budget import feature_epsilons, image_cost, lmgd_scales, na_scales, uniform_scales
-from .features import RANKINGS, FeatureFn, coefficient_jacobian, eigenface_weights, rank_order
+from .budget import (allocation_epsilons, inclusion_probabilities, lmgd_solve, na_profile, profile_allocation,
+                     rank_horizon, uniform_allocation)
+from .features import RANKINGS, FeatureFn, coefficient_jacobian, eigenface_weights
 from .noise import NoiseSource, geometric_counts, laplace_noise, snapped_laplace
 from .sensitivity import Sensitivity
 from .eigenfaces import Eigenfaces
@@ -140,15 +142,145 @@ class DPResult:
     accounts: list[DPAccount] = field(default_factory=list)
 
 
-def _allocate(config: DPConfig, weights: torch.Tensor, delta: torch.Tensor) -> tuple[torch.Tensor, dict | None]:
-    rule = METHODS[config.method][1]
-    if rule == "uniform":
-        return uniform_scales(weights, delta, config.p, config.epsilon0), None
-    if rule == "na":
-        return na_scales(weights, delta, config.p, config.epsilon0), None
-    scales, report = lmgd_scales(weights, delta, config.p, config.epsilon0, step=config.lmgd_step,
-                                 tolerance=config.lmgd_tolerance, max_iterations=config.lmgd_max_iterations)
-    return scales, report.to_dict()
+def _ranks(clean: torch.Tensor, weight_key: torch.Tensor | None, horizon: int) -> torch.Tensor:
+    """The top ``horizon`` ranks C -> C* of each image (N, R): indices of the coefficients in rank order,
+    by |C| decreasing (Algorithm 1, line 3) or, with ``weight_key`` (M_P,), by weight (one order for
+    every image). A full ranking keeps ties in natural order (stable sort); past the horizon only the
+    top ranks are found (``topk``), which is what the accounting needs (:func:`rank_horizon`)."""
+    key = clean.abs() if weight_key is None else weight_key[None, :].expand_as(clean)
+    if horizon >= clean.shape[1]:
+        return torch.sort(key, dim=1, descending=True, stable=True).indices
+    return torch.topk(key, horizon, dim=1, sorted=True).indices
+
+
+def _inclusion(order: torch.Tensor, index: torch.Tensor | None, n_weighted: int, p: float) -> torch.Tensor:
+    """P (N, M): the probability pi_k = P(K >= k) that each weighted coefficient is noised, k its rank.
+
+    Args:
+        order: (N, R) top ranks; index: the sorted natural indices (M,) of the weighted coefficients
+            (None: all M_P are weighted, M = M_P).
+    """
+    pi = inclusion_probabilities(p, order.shape[1]).expand(order.shape[0], -1)
+    P = torch.zeros(order.shape[0], n_weighted, dtype=torch.float64)
+    if index is None:
+        return P.scatter_(1, order, pi)
+    local = torch.searchsorted(index, order).clamp_max(n_weighted - 1)
+    hit = index[local] == order
+    rows = torch.arange(order.shape[0])[:, None].expand_as(order)
+    P[rows[hit], local[hit]] = pi[hit]
+    return P
+
+
+_LMGD_SOLUTIONS: dict[tuple, tuple[torch.Tensor, dict]] = {}
+
+
+def _shared_lmgd(squared: torch.Tensor, delta: torch.Tensor, config: DPConfig) -> tuple[torch.Tensor, dict]:
+    """RDP-LMGD's noise variances u (M,) when every coefficient can be noised in every image: one
+    solution for all images (the problem has no ranking in it, :func:`lmgd_solve`), solved once per
+    weights and settings at eps_0 = 1 and rescaled to the asked eps_0 (cached for the process)."""
+    digest = hashlib.sha1(squared.numpy().tobytes() + delta.numpy().tobytes()).hexdigest()
+    key = (digest, config.lmgd_step, config.lmgd_tolerance, config.lmgd_max_iterations)
+    if key not in _LMGD_SOLUTIONS:
+        if len(_LMGD_SOLUTIONS) >= 16:
+            _LMGD_SOLUTIONS.pop(next(iter(_LMGD_SOLUTIONS)))
+        u, report = lmgd_solve(squared, delta, 1.0, na_profile(squared, delta).pow(2), config.lmgd_step,
+                               config.lmgd_tolerance, config.lmgd_max_iterations)
+        _LMGD_SOLUTIONS[key] = (u, report)
+    u, report = _LMGD_SOLUTIONS[key]
+    factor = 1.0 / config.epsilon0**2
+    return u * factor, report.rescaled(factor).to_dict()
+
+
+def _allocate(config: DPConfig, squared: torch.Tensor, delta: torch.Tensor,
+              P: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list[dict | None]]:
+    """Scales b of the weighted coefficients (N, M) in natural order, the scale of every other
+    coefficient (N,), the noise variances u = b^2 P (N, M) and RDP-LMGD's reports (one per image, None
+    for the other rules). u is returned as computed: b^2 P would overflow where P is subnormal."""
+    rule, n = METHODS[config.method][1], P.shape[0]
+    outside = torch.zeros(n, dtype=torch.float64)
+    if rule in ("uniform", "na"):
+        if rule == "uniform":
+            outside = uniform_allocation(squared, delta, P, config.epsilon0)
+            scales = outside[:, None].expand_as(P)
+        else:
+            scales = profile_allocation(na_profile(squared, delta), squared, delta, P, config.epsilon0)
+        return scales, outside, scales.pow(2) * P, [None] * n
+    if bool((P > 0).all()):
+        u, report = _shared_lmgd(squared, delta, config)
+        variances, reports = u[None, :].expand_as(P), [report] * n
+    else:  # some coefficients lie past the rank horizon in some image: one problem per image
+        profile = na_profile(squared, delta).pow(2)
+        solved = [lmgd_solve(squared, delta, config.epsilon0, profile * (row > 0), config.lmgd_step,
+                             config.lmgd_tolerance, config.lmgd_max_iterations) for row in P]
+        variances = torch.stack([u for u, _ in solved])
+        reports = [r.to_dict() for _, r in solved]
+    scales = torch.where(P > 0, torch.sqrt(variances) / torch.sqrt(P), 0.0)  # no overflow for tiny P
+    return scales, outside, variances, reports
+
+
+def release(clean: torch.Tensor, weights: torch.Tensor, sensitivity: Sensitivity, config: DPConfig,
+            source: NoiseSource, bound: float, domain_key: str, index: torch.Tensor | None = None
+            ) -> tuple[torch.Tensor, list[DPAccount]]:
+    """Algorithm 1 on a batch of coefficient vectors that share one set of weights, vectorised.
+
+    Args:
+        clean: coefficients (N, M_P) float64 in the domain's natural order.
+        weights: w = dF/dC (M_F, M) of the weighted coefficients, natural order: all M_P of them, or
+            the M listed by ``index`` (sorted natural indices; every other coefficient has weight 0,
+            e.g. outside the face of a photo).
+        bound: B, the largest |coefficient| of a valid image (snapping clamps to [-B, B]).
+
+    Returns:
+        Noisy coefficients (N, M_P) float64 and one :class:`DPAccount` per image.
+    """
+    n, m_p = clean.shape
+    squared = weights.double().pow(2)
+    delta = sensitivity.head(weights.shape[0])
+    horizon = min(m_p, rank_horizon(config.p))
+    weight_key = None
+    if config.rank_by == "weight":
+        weight_key = squared.sum(0) if index is None else torch.zeros(m_p, dtype=torch.float64).index_copy_(
+            0, index, squared.sum(0))
+    order = _ranks(clean, weight_key, horizon)
+    P = _inclusion(order, index, squared.shape[1], config.p)
+    scales, outside, variances, reports = _allocate(config, squared, delta, P)
+    k = torch.from_numpy(geometric_counts(config.p, horizon, n, source))
+    top = int(k.max())
+    chosen = order[:, :top]
+    noised = torch.arange(top)[None, :] < k[:, None]
+    if index is None:
+        used = scales.gather(1, chosen)
+    else:
+        local = torch.searchsorted(index, chosen).clamp_max(squared.shape[1] - 1)
+        inside = index[local] == chosen
+        used = torch.where(inside, scales.gather(1, local), outside[:, None])
+    noised &= used > 0
+    rows = torch.arange(n)[:, None].expand_as(chosen)[noised]
+    cols, b = chosen[noised], used[noised]
+    noisy = clean.clone()
+    if config.snap:
+        if bool((b >= bound).any()):
+            raise ValueError(f"snapping is valid only for Laplace scales below the coefficient bound B = {bound:g} "
+                             f"(Mironov 2012: lambda < B); these scales reach {float(b.max()):.3g}, where every "
+                             "snapped value is -B, 0 or +B and the account would not describe the noise. "
+                             "Use a larger eps_0 or no --snap")
+        noisy[rows, cols] = snapped_laplace(clean[rows, cols], b, bound, source)
+    else:
+        noisy[rows, cols] = clean[rows, cols] + laplace_noise(b, source)
+    epsilons = allocation_epsilons(squared, variances, delta)
+    pi = inclusion_probabilities(config.p, horizon)
+    costs = variances.sum(1) + outside.pow(2) * (pi.sum() - P.sum(1))
+    described = {**source.describe(), "snapped": config.snap}
+    sensitivity_record = {**sensitivity.to_dict(), "values": delta.tolist()}
+    accounts = []
+    for i in range(n):
+        mine = noised[i]
+        accounts.append(DPAccount(
+            config=config.to_dict(), domain=domain_key, n_coefficients=m_p, n_features=weights.shape[0],
+            K=int(k[i]), coefficients=chosen[i][mine].tolist(), scales=used[i][mine].tolist(),
+            feature_epsilons=epsilons[i].tolist(), sensitivity=sensitivity_record, noise=described,
+            solver=reports[i], expected_image_cost=float(costs[i])))
+    return noisy, accounts
 
 
 def _feature_count(features, n_features: int | None) -> int | None:
@@ -160,24 +292,26 @@ def _feature_count(features, n_features: int | None) -> int | None:
 def protect_dp(images, features: FeatureFn, sensitivity: Sensitivity, config: DPConfig, *,
                n_features: int | None = None, seed: int | None = None, generator: torch.Generator | None = None,
                secure: bool = False, clamp: bool = True) -> DPResult:
-    """Protect face images with a DP mechanism, image by image.
+    """Protect face images with a DP mechanism (Algorithm 1), batched where the weights allow it.
 
     Args:
         images: (N, C, H, W) in [0, 1] (or a list of (C, H, W) images of one size).
-        features: the facial feature vector F: an :class:`Eigenfaces` basis (closed-form weights when
-            the images have its fitted shape) or any differentiable callable (N, C, H, W) -> (N, D)
-            that treats images independently (weights by autograd, per image).
+        features: the facial feature vector F: an :class:`Eigenfaces` basis (closed-form weights, one
+            set for the whole batch, when the images have its fitted shape), a callable with its own
+            ``coefficient_weights(domain, shape)`` (closed-form weights shared by the batch, e.g.
+            :class:`~faceveil.protect.dp.photo_features.PhotoFeatures`), or any differentiable callable
+            (N, C, H, W) -> (N, D) that treats images independently (weights by autograd, per image).
         sensitivity: Delta_i for at least M_F features.
         config: method and budget.
         n_features: M_F, the first features of F to protect (default: all of F's outputs).
-        seed / generator: reproducible noise; ``secure=True`` (the default when neither is given) draws
-            it from ``os.urandom``.
+        seed / generator: reproducible noise, for experiments only (whoever knows the seed can remove
+            the noise); ``secure=True`` (the default when neither is given) draws it from ``os.urandom``.
         clamp: clip the protected images to [0, 1] (False keeps the raw noisy values, for measuring
             the noise).
 
     Raises:
         ValueError: a bad config, images of mixed sizes, non-finite or out-of-range pixels, M_F larger
-            than F's output or than the known sensitivities.
+            than F's output or than the known sensitivities, snapping outside its valid range.
     """
     if not isinstance(config, DPConfig):
         raise ValueError(f"config must be a DPConfig, got {type(config).__name__}")
@@ -194,33 +328,24 @@ def protect_dp(images, features: FeatureFn, sensitivity: Sensitivity, config: DP
     domain = config.domain()
     shape = tuple(x.shape[1:])
     bound = domain.coefficient_bound(shape)
-    closed_form = isinstance(features, Eigenfaces) and shape == features.image_shape
-    shared = eigenface_weights(features, domain, m) if closed_form else None
-    feature_fn = features if m is None else (lambda batch: _first_features(features(batch), m))
     clean = domain.forward(x).double()
-    noisy = clean.clone()
-    accounts = []
-    for n, image in enumerate(x.split(1)):
-        weights = shared if shared is not None else coefficient_jacobian(image, feature_fn, domain)[0]
-        delta = sensitivity.head(weights.shape[0])
-        order = rank_order(clean[n], weights, config.rank_by)
-        ranked = weights.index_select(1, order)
-        scales, solver = _allocate(config, ranked, delta)
-        k = int(geometric_counts(config.p, clean.shape[1], 1, source)[0])
-        noised, used = order[:k], scales[:k]
-        if config.snap:
-            on = used > 0
-            noisy[n, noised[on]] = snapped_laplace(clean[n, noised[on]], used[on], bound, source)
-        else:
-            noisy[n, noised] = clean[n, noised] + laplace_noise(used, source)
-        accounts.append(DPAccount(
-            config=config.to_dict(), domain=domain.key(), n_coefficients=clean.shape[1],
-            n_features=weights.shape[0], K=k, coefficients=noised.tolist(), scales=used.tolist(),
-            feature_epsilons=feature_epsilons(ranked, scales, delta, config.p).tolist(),
-            sensitivity={**sensitivity.to_dict(), "values": delta.tolist()},
-            noise={**source.describe(), "snapped": config.snap}, solver=solver,
-            expected_image_cost=image_cost(scales, config.p),
-        ))
+    if isinstance(features, Eigenfaces) and shape == features.image_shape:
+        noisy, accounts = release(clean, eigenface_weights(features, domain, m), sensitivity, config, source, bound,
+                                  domain.key())
+    elif hasattr(features, "coefficient_weights"):
+        select = None
+        if config.rank_by == "magnitude":  # only coefficients that can be ranked high enough need weights
+            select = torch.unique(_ranks(clean, None, min(clean.shape[1], rank_horizon(config.p))))
+        weights, index = features.coefficient_weights(domain, shape, select)
+        noisy, accounts = release(clean, weights, sensitivity, config, source, bound, domain.key(), index)
+    else:
+        feature_fn = features if m is None else (lambda batch: _first_features(features(batch), m))
+        noisy, accounts = clean.clone(), []
+        for i, image in enumerate(x.split(1)):
+            weights = coefficient_jacobian(image, feature_fn, domain)[0]
+            noisy[i: i + 1], account = release(clean[i: i + 1], weights, sensitivity, config, source, bound,
+                                               domain.key())
+            accounts += account
     protected = domain.inverse(noisy, shape).float()
     return DPResult(protected.clamp(0, 1) if clamp else protected, accounts)
 

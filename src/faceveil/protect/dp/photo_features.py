@@ -29,15 +29,15 @@ import torch
 from ..._checks import check_images, check_int
 from ...data.chips import CHIP_PADDING, ChipSpec, load_face_chips
 from ...data.folders import read_identity_folders
-from ...data.images import to_grey
+from ...data.images import LUMA, to_grey
 from ...data.lfw import LFW
 from ...data.sample import sample_root
 from ...faces.align import FaceAligner
-from ...faces.torch_align import face_chips
+from ...faces.torch_align import chip_footprint, face_chips
 from ...paths import cache_dir
 from ...recognition.base import Embedder
 from ...recognition.pipeline import embed_files
-from .domains import PixelDomain
+from .domains import Domain, PixelDomain
 from .features import FeatureFn, coefficient_jacobian
 from .sensitivity import Sensitivity, estimate_sensitivity
 from .eigenfaces import Eigenfaces
@@ -145,6 +145,56 @@ class PhotoFeatures:
         if height != width:
             raise ValueError(f"the basis must be fitted on square chips, got {height}x{width}")
         self.basis, self.landmarks = basis, np.asarray(landmarks, dtype=np.float64)
+
+    def coefficient_weights(self, domain: Domain, photo_shape: tuple[int, int, int],
+                            select: torch.Tensor | None = None, chunk: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
+        """w = dF/dC (M_F, M) of a photo of ``photo_shape`` (C, H, W) in a local ``domain`` (Haar, pixels),
+        without differentiating through the whole photo.
+
+        F is linear and reads only the chip's footprint (:func:`chip_footprint`): every coefficient whose
+        basis function lies outside the footprint's aligned window has weight 0 exactly. The Jacobian is
+        taken on the window only, on one grey channel (grey(chip(P)) = chip(grey(P)): both are linear and
+        the chip treats channels alike; RGB weights are the luma coefficients times the grey ones), ``chunk``
+        features at a time, and only the coefficients listed in ``select`` (sorted natural indices; None:
+        all of the window) are kept.
+
+        Returns:
+            weights (M_F, M) float32 and their sorted natural indices (M,) int64.
+        """
+        channels, height, width = photo_shape
+        if domain.block is None:  # a global transform (DCT): every coefficient has a weight
+            return coefficient_jacobian(torch.zeros(1, *photo_shape), self, domain)[0].float(), None
+        size = self.basis.image_shape[1]
+        footprint = chip_footprint(self.landmarks, height, width, size, CHIP_PADDING)
+        if footprint is None:
+            raise ValueError("the face chip lies entirely outside the photo")
+        left, top, right, bottom = footprint
+        _, ph, pw = domain.coefficient_shape(tuple(photo_shape))
+        block = domain.block
+        top0, left0 = top // block * block, left // block * block
+        window = (-(-(bottom + 1) // block) * block - top0, -(-(right + 1) // block) * block - left0)
+        positions = domain.window_positions(photo_shape, top0, left0, window)
+        keep = torch.ones(positions.shape, dtype=torch.bool) if select is None else torch.isin(positions, select)
+        rgb_basis = self.basis.image_shape[0] == 3
+        inside = (min(window[0], height - top0), min(window[1], width - left0))
+        marks = (self.landmarks - [left0, top0])[None]
+        basis_channels = 3 if rgb_basis else 1
+        rows = []
+        for start in range(0, self.n_features, chunk):
+            stop = min(start + chunk, self.n_features)
+            x = torch.zeros(1, basis_channels, *inside, dtype=torch.float64, requires_grad=True)
+            chips = face_chips(x, marks, size, CHIP_PADDING, quantize=False)
+            out = self.basis.transform(chips, self.n_features)[:, start:stop]
+            eye = torch.eye(stop - start, dtype=out.dtype)[:, None, :]
+            (grad,) = torch.autograd.grad(out, x, grad_outputs=eye, is_grads_batched=True)
+            pixels = torch.zeros(stop - start, basis_channels, *window, dtype=torch.float64)
+            pixels[..., : inside[0], : inside[1]] = grad[:, 0]
+            if not rgb_basis and channels == 3:
+                pixels = pixels * torch.tensor(LUMA, dtype=torch.float64)[:, None, None]
+            rows.append(domain.pullback(pixels)[:, keep].float())
+        weights, index = torch.cat(rows), positions[keep]
+        order = torch.argsort(index)
+        return weights[:, order], index[order]
 
     def __call__(self, photos: torch.Tensor) -> torch.Tensor:
         """(N, C, H, W) photos -> (N, M_F) features (differentiable)."""

@@ -115,3 +115,32 @@ def inverse_haar2d(coefficients: torch.Tensor, levels: int, size: tuple[int, int
     if padded_size(height, width, levels) != (ph, pw):
         raise ValueError(f"size {size} does not pad to the coefficient size {ph}x{pw} with levels={levels}")
     return _synthesis(coefficients, levels)[..., :height, :width]
+
+
+def window_positions(levels: int, top: int, left: int, window: tuple[int, int], padded: tuple[int, int]) -> torch.Tensor:
+    """Where the Haar coefficients of an image window lie in the coefficients of the whole image.
+
+    For a window of ``window`` = (h, w) pixels whose corner (``top``, ``left``) and sides are multiples of
+    ``2**levels``, every basis function of :func:`haar2d` lies inside one aligned ``2**levels`` block, so
+    the window's coefficients are coefficients of the whole (padded, (H', W')) image, moved. Returns the
+    flat positions (h * w,) int64 in the whole image's (H', W') array of the window's coefficients, in
+    the window's own layout (``levels = 0``: pixels).
+    """
+    block = 2**levels
+    (h, w), (ph, pw) = window, padded
+    if top % block or left % block or h % block or w % block or top + h > ph or left + w > pw:
+        raise ValueError(f"a window {h}x{w} at ({top}, {left}) must be aligned to {block} px blocks inside {ph}x{pw}")
+    i = torch.arange(h)[:, None].expand(h, w)
+    j = torch.arange(w)[None, :].expand(h, w)
+    rows, cols = i + top, j + left  # levels = 0, and the coarse approximation below
+    for level in range(1, levels + 1):
+        hl, wl, Hl, Wl = h >> level, w >> level, ph >> level, pw >> level
+        band = ((i < 2 * hl) & (j < 2 * wl)) & ((i >= hl) | (j >= wl))  # a detail of this level
+        low_i, low_j = i >= hl, j >= wl  # H and D rows, V and D columns
+        r = i - hl * low_i + (top >> level) + Hl * low_i
+        c = j - wl * low_j + (left >> level) + Wl * low_j
+        rows, cols = torch.where(band, r, rows), torch.where(band, c, cols)
+    coarse = (i < h >> levels) & (j < w >> levels)
+    rows = torch.where(coarse, i + (top >> levels), rows)
+    cols = torch.where(coarse, j + (left >> levels), cols)
+    return (rows * pw + cols).flatten()
