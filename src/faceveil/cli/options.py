@@ -23,18 +23,24 @@ class UserError(Exception):
     """A mistake of the user (a bad value, a missing file, an output in the way): one line, exit 2."""
 
 
-def int_at_least(minimum: int):
-    """argparse type: an integer >= ``minimum``."""
+def int_in(minimum: int, maximum: int | None = None):
+    """argparse type: an integer in [``minimum``, ``maximum``] (no upper bound when None)."""
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, got {value}")
+        if value < minimum or (maximum is not None and value > maximum):
+            bounds = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
+            raise argparse.ArgumentTypeError(f"must be an integer {bounds}, got {value}")
         return value
-    parse.__name__ = f"integer >= {minimum}"
+    parse.__name__ = f"integer >= {minimum}" if maximum is None else f"integer in [{minimum}, {maximum}]"
     return parse
+
+
+def int_at_least(minimum: int):
+    """argparse type: an integer >= ``minimum``."""
+    return int_in(minimum)
 
 
 def float_in(low: float, high: float, *, open_low: bool = False, open_high: bool = False):

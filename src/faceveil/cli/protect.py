@@ -12,7 +12,7 @@ import argparse
 
 from . import outputs
 from .options import (DETECTORS, POSITIVE_FLOAT, add_on_error, add_overwrite, add_quiet, float_in,
-                      int_at_least)
+                      int_at_least, int_in)
 
 #: faceveil.protect.dp.methods.METHODS and faceveil.protect.dp.features.RANKINGS (checked by the tests)
 DP_METHODS = ("rdp", "rdp-na", "rdp-lmgd", "pixel", "dct")
@@ -46,8 +46,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     dp.add_argument("--p", type=float_in(0, 1, open_low=True, open_high=True), default=0.02,
                     help="geometric parameter of K, in (0, 1) (default 0.02)")
     noise = dp.add_mutually_exclusive_group()
-    noise.add_argument("--seed", type=int_at_least(0), default=None,
-                       help="reproducible noise; keep the seed secret: it lets anyone remove the noise")
+    noise.add_argument("--seed", type=int_in(0, 2**63 - 1), default=None,
+                       help="reproducible noise, for experiments only: whoever knows the seed can remove the noise "
+                            "(never written to any output)")
     noise.add_argument("--secure", action="store_true", help="noise from os.urandom (the default without --seed)")
     dp.add_argument("--snap", action="store_true", help="Mironov's snapping mechanism against floating-point attacks")
     dp.add_argument("--basis", default=None,

@@ -8,6 +8,7 @@ identity labels, the sensitivity of its features (Definition 2) measured on the 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import torch
 
 from ... import __version__
 from ..._checks import check_images, check_int, stack_images
-from .sensitivity import Sensitivity, estimate_sensitivity
+from .sensitivity import Sensitivity, estimate_sensitivity, range_sensitivity
 
 FORMAT = "faceveil-eigenfaces-v1"
 
@@ -107,6 +108,20 @@ class Eigenfaces:
         depend on the image."""
         m = self.check_n_features(n_features)
         return self.components[:m].reshape(m, *self.image_shape)
+
+    def range_sensitivity(self) -> Sensitivity:
+        """The proven sensitivity of the features over every image in [0, 1] (:func:`range_sensitivity`);
+        crops and photo chips are convex combinations of pixels, so it holds for photos too."""
+        self._check_fitted()
+        return range_sensitivity(self.components)
+
+    def digest(self) -> str:
+        """A short identifier of the basis' arrays (the "basis id" that a protected image may name)."""
+        self._check_fitted()
+        h = hashlib.sha256()
+        for array in (self.mean, self.components):
+            h.update(array.numpy().tobytes())
+        return h.hexdigest()[:16]
 
     def config(self) -> dict:
         """Everything that defines the basis except its arrays (saved with them)."""

@@ -69,8 +69,9 @@ class DPConfig:
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {', '.join(METHODS)}, got {self.method!r}")
-        check_positive(self.epsilon0, "epsilon0")
-        check_open_unit(self.p, "p")
+        # plain floats (a NumPy float32 would not serialise into the account)
+        object.__setattr__(self, "epsilon0", check_positive(self.epsilon0, "epsilon0"))
+        object.__setattr__(self, "p", check_open_unit(self.p, "p"))
         check_int(self.levels, "levels", 1)
         if self.rank_by not in RANKINGS:
             raise ValueError(f"rank_by must be one of {RANKINGS}, got {self.rank_by!r}")
@@ -268,6 +269,10 @@ def release(clean: torch.Tensor, weights: torch.Tensor, sensitivity: Sensitivity
     else:
         noisy[rows, cols] = clean[rows, cols] + laplace_noise(b, source)
     epsilons = allocation_epsilons(squared, variances, delta)
+    spent = epsilons.sum(1)
+    if not bool(((spent / config.epsilon0 - 1).abs() < 1e-9).all()):
+        raise ValueError(f"epsilon0 = {config.epsilon0!r} is outside what float64 arithmetic can account for with "
+                         f"these weights (the budgets spent sum to {float(spent.min()):.3g}..{float(spent.max()):.3g})")
     pi = inclusion_probabilities(config.p, horizon)
     costs = variances.sum(1) + outside.pow(2) * (pi.sum() - P.sum(1))
     described = {**source.describe(), "snapped": config.snap}

@@ -39,7 +39,7 @@ class NoiseSource:
         if sum(x is not None for x in (seed, generator)) + bool(secure) > 1:
             raise ValueError("pass at most one of seed, generator and secure=True")
         if seed is not None:
-            check_int(seed, "seed", 0)
+            check_int(seed, "seed", 0, 2**63 - 1)
             generator = torch.Generator().manual_seed(seed)
         if generator is not None and not isinstance(generator, torch.Generator):
             raise ValueError(f"generator must be a torch.Generator, got {type(generator).__name__}")
@@ -61,6 +61,23 @@ class NoiseSource:
             return np.frombuffer(os.urandom(4 * n), dtype=np.uint32).astype(np.uint64)
         w = torch.randint(0, 2**32, (n,), generator=self.generator, dtype=torch.int64)
         return w.numpy().astype(np.uint64)
+
+    def integers_below(self, bound: np.ndarray) -> np.ndarray:
+        """One uniform integer in {0, ..., bound - 1} for each entry of ``bound`` (int64 > 0, < 2**62), exactly:
+        64-bit words, rejecting those at or above the largest multiple of the bound (no modulo bias)."""
+        bound = np.asarray(bound, dtype=np.uint64)
+        out = np.empty(bound.shape, dtype=np.uint64)
+        todo = np.arange(bound.size)
+        flat = bound.reshape(-1)
+        while todo.size:
+            w = self.words(2 * todo.size).reshape(-1, 2)
+            word = (w[:, 0] << np.uint64(32)) | w[:, 1]
+            b = flat[todo]
+            limit = (np.uint64(2**64 - 1) // b) * b
+            ok = word < limit
+            out.reshape(-1)[todo[ok]] = word[ok] % b[ok]
+            todo = todo[~ok]
+        return out.astype(np.int64)
 
     def uniform(self, n: int) -> np.ndarray:
         """``n`` uniform doubles in (0, 1): 53 random bits each, offset by half a step (never 0 or 1)."""
@@ -122,3 +139,61 @@ def snapped_laplace(values: torch.Tensor, scales: torch.Tensor, bound: float, so
     x = values.double().clamp(-bound, bound) + laplace_noise(scales, source)
     step = torch.from_numpy(_power_of_two_at_least(b))
     return (torch.round(x / step) * step).clamp(-bound, bound)
+
+
+def bernoulli_exp(numerator: np.ndarray, denominator: int, source: NoiseSource) -> np.ndarray:
+    """Exact Bernoulli(exp(-n / d)) samples for integers n >= 0 (array) and d >= 1 (Canonne, Kamath and
+    Steinke 2020, Algorithm 1): for gamma = n / d <= 1, count K while Bernoulli(gamma / K) succeeds and
+    return K odd; for gamma > 1, floor(gamma) Bernoulli(exp(-1)) trials must all succeed first. Only
+    integer comparisons of uniform integers: no floating point anywhere."""
+    n = np.asarray(numerator, dtype=np.int64)
+    result = np.ones(n.shape, dtype=bool)
+    whole, rest = np.divmod(n, denominator)
+    for _ in range(int(whole.max(initial=0))):  # exp(-1) for each whole unit of gamma
+        pending = result & (whole > 0)
+        result[pending] = _bernoulli_exp_fraction(np.full(int(pending.sum()), 1), 1, source)
+        whole = whole - 1
+    live = result.copy()
+    result[live] = _bernoulli_exp_fraction(rest[live], denominator, source)
+    return result
+
+
+def _bernoulli_exp_fraction(n: np.ndarray, d: int, source: NoiseSource) -> np.ndarray:
+    """Bernoulli(exp(-n / d)) for 0 <= n <= d: K = 1; while Bernoulli(n / (d K)): K += 1; return K odd."""
+    k = np.ones(n.shape, dtype=np.int64)
+    going = np.ones(n.shape, dtype=bool)
+    while going.any():
+        idx = np.flatnonzero(going)
+        success = source.integers_below(d * k[idx]) < n[idx]
+        k[idx[success]] += 1
+        going[idx[~success]] = False
+    return k % 2 == 1
+
+
+def discrete_laplace(n: int, scale_numerator: int, scale_denominator: int, source: NoiseSource) -> np.ndarray:
+    """``n`` exact samples of the discrete Laplace law on the integers with scale t / s
+    (t = ``scale_numerator``, s = ``scale_denominator``), P(z) proportional to exp(-|z| s / t)
+    (Canonne, Kamath and Steinke 2020, Algorithm 2): U uniform in {0..t-1} kept with probability
+    exp(-U / t), V geometric from Bernoulli(exp(-1)) trials, X = U + t V, Y = floor(X / s), a random sign,
+    and -0 rejected. Adding it to an integer statistic of L1 sensitivity D gives exactly
+    (D s / t)-DP (the geometric mechanism, Ghosh, Roughgarden and Sundararajan 2009)."""
+    check_int(n, "n", 0)
+    t, s = check_int(scale_numerator, "scale_numerator", 1), check_int(scale_denominator, "scale_denominator", 1)
+    out = np.zeros(n, dtype=np.int64)
+    todo = np.arange(n)
+    while todo.size:
+        u = source.integers_below(np.full(todo.size, t))
+        kept = bernoulli_exp(u, t, source)
+        v = np.zeros(todo.size, dtype=np.int64)
+        going = kept.copy()
+        while going.any():
+            idx = np.flatnonzero(going)
+            success = bernoulli_exp(np.ones(idx.size, dtype=np.int64), 1, source)
+            v[idx[success]] += 1
+            going[idx[~success]] = False
+        y = (u + t * v) // s
+        negative = (source.words(todo.size) & np.uint64(1)).astype(bool)
+        accepted = kept & ~(negative & (y == 0))
+        out[todo[accepted]] = np.where(negative[accepted], -y[accepted], y[accepted])
+        todo = todo[~accepted]
+    return out

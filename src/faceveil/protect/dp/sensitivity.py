@@ -18,13 +18,18 @@ import torch
 from ..._checks import check_int
 
 
+SOURCES = ("range", "estimated", "given")
+
+
 @dataclass(frozen=True)
 class Sensitivity:
     """Per-feature sensitivities Delta_i and their provenance (JSON-serialisable with :meth:`to_dict`).
 
     Attributes:
         values: Delta_1..Delta_D (> 0), one per feature, in feature order.
-        source: ``"estimated"`` (max over different-identity pairs of a data set) or ``"given"``.
+        source: ``"range"`` (the worst case over every image of the pixel range, a proven bound),
+            ``"estimated"`` (max over different-identity pairs of a data set: a lower bound on the truth,
+            too small for faces outside the data) or ``"given"``.
         data: what the estimate was measured on: ``description`` and the numbers of ``images``,
             ``identities`` and different-identity ``pairs`` (empty for given values).
     """
@@ -36,8 +41,8 @@ class Sensitivity:
     def __post_init__(self) -> None:
         if not self.values or not all(0 < v < float("inf") for v in self.values):
             raise ValueError(f"sensitivities must be a non-empty sequence of finite numbers > 0, got {self.values!r}")
-        if self.source not in ("estimated", "given"):
-            raise ValueError(f"sensitivity source must be 'estimated' or 'given', got {self.source!r}")
+        if self.source not in SOURCES:
+            raise ValueError(f"sensitivity source must be one of {', '.join(SOURCES)}, got {self.source!r}")
 
     def head(self, n_features: int) -> torch.Tensor:
         """Delta_1..Delta_n as a float64 tensor (n,); ``ValueError`` if fewer than n are known."""
@@ -99,3 +104,18 @@ def estimate_sensitivity(features: torch.Tensor, identities, description: str = 
     pairs = int(round(float((counts.sum() ** 2 - (counts**2).sum()) / 2)))
     data = {"description": description, "images": len(labels), "identities": len(names), "pairs": pairs}
     return Sensitivity(tuple(delta.tolist()), "estimated", data)
+
+
+def range_sensitivity(components: torch.Tensor, description: str = "") -> Sensitivity:
+    """The exact worst case of Definition 2 for linear features F_i(x) = u_i . (x - mean) of images with
+    pixels in [0, 1]: ``Delta_i = max_{A, B} |u_i . (A - B)| = ||u_i||_1`` (A = 1 where u_i > 0 and 0
+    elsewhere, B the opposite). It holds for every pair of valid images, not only for seen faces.
+
+    Args:
+        components: (M_F, D) the rows u_i.
+    """
+    if not isinstance(components, torch.Tensor) or components.ndim != 2:
+        raise ValueError(f"components must be a tensor (M_F, D), got {type(components).__name__}")
+    values = components.double().abs().sum(1)
+    data = {"description": description or "||u_i||_1: the largest change of F_i between any two images in [0, 1]"}
+    return Sensitivity(tuple(values.tolist()), "range", data)
