@@ -306,10 +306,10 @@ def test_protect_dp_says_when_it_protects_nothing(tmp_path, noise_photos, capsys
     Image.open(noise_photos[0]).save(photos / "a" / "noise.png")
     out = tmp_path / "out"
     assert main(["protect", "dp", "--method", "rdp-na", "--epsilon", "0.6", "--seed", "1", str(photos),
-                 "--out", str(out), "--quiet"]) == 0
+                 "--out", str(out), "--keep-names", "--quiet"]) == 0
     console = capsys.readouterr().out
     result = json.loads((out / "result.json").read_text())
-    rows = {Path(r["input"]).name: r for r in result["per_image"]}
+    rows = {Path(r["input"]).name: r for r in result["per_image"]}  # --keep-names records the inputs
     assert rows["noise.png"]["face_detected"] is False and "no face detected in" in console
     face = rows["face.png"]
     assert 0 <= face["pixels_changed"] <= 160 * 160 and face["judge_similarity"] is not None
@@ -378,14 +378,14 @@ def test_help_imports_no_heavy_package_and_speaks_in_method_names(argv):
 
 def test_the_option_choices_match_the_library():
     from faceveil.bench.dp import FEATURE_MODELS, PAPER_EPSILONS
-    from faceveil.cli import bench, protect, train
+    from faceveil.cli import bench, protect_dp, train
     from faceveil.data.protocols import PROTOCOLS
     from faceveil.protect.dp.features import RANKINGS
     from faceveil.protect.dp.methods import METHODS
     from faceveil.protect.optical import SYSTEMS
 
-    assert protect.DP_METHODS == bench.DP_METHODS == tuple(METHODS)
-    assert protect.DP_RANKINGS == tuple(RANKINGS)
+    assert protect_dp.DP_METHODS == (*bench.DP_METHODS, "dp-pix") and bench.DP_METHODS == tuple(METHODS)
+    assert protect_dp.DP_RANKINGS == tuple(RANKINGS)
     assert bench.DP_FEATURE_MODELS == tuple(FEATURE_MODELS) and bench.DP_PAPER_EPSILONS == tuple(PAPER_EPSILONS)
     assert bench.OPTICAL_SYSTEMS == tuple(SYSTEMS)
     assert train.PROTOCOLS == tuple(PROTOCOLS)

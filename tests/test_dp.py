@@ -393,33 +393,102 @@ def small_basis(tmp_path_factory):
     return Eigenfaces(8).fit(crops, [person for _, person in items], "24 sample crops").save(path)
 
 
-def test_cli_protects_files_and_folders_with_sidecars(tmp_path, small_basis, capsys):
-    photos = tmp_path / "photos"
-    (photos / "b").mkdir(parents=True)
-    for name, person in (("a.jpg", "Li_Peng"), ("b/c.jpg", "Bill_Gates")):
-        (photos / name).write_bytes(next((sample_root() / "lfw" / person).glob("*.jpg")).read_bytes())
-    single = sample_root() / "lfw" / "Tony_Blair" / "Tony_Blair_0002.jpg"
+def _photo(folder, person, name="photo.jpg"):
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / name
+    target.write_bytes(next((sample_root() / "lfw" / person).glob("*.jpg")).read_bytes())
+    return target
+
+
+def test_cli_sidecars_say_only_what_a_recipient_may_know(tmp_path, small_basis, capsys):
+    photos = tmp_path / "Bill_Gates"
+    _photo(photos, "Bill_Gates", "Bill_Gates_0001.jpg")
     out = tmp_path / "out"
     argv = ["protect", "dp", "--method", "rdp-lmgd", "--epsilon", "0.5", "--p", "0.05", "--seed", "987654321",
-            "--basis", str(small_basis), str(photos), str(single), "--out", str(out), "--quiet"]
+            "--basis", str(small_basis), str(photos), "--out", str(out), "--quiet"]
     assert main(argv) == 0
-    written = sorted(str(p.relative_to(out)) for p in out.rglob("*.*"))
-    assert written == ["Tony_Blair_0002.json", "Tony_Blair_0002.png", "a.json", "a.png", "b/c.json", "b/c.png",
-                       "result.json"]
-    sidecar = json.loads((out / "b" / "c.json").read_text())
+    assert "for experiments only" in capsys.readouterr().out
+    assert sorted(p.name for p in out.iterdir()) == ["release-0001.json", "release-0001.png", "result.json"]
+    sidecar = json.loads((out / "release-0001.json").read_text())
+    assert set(sidecar) == {"mechanism", "version", "epsilon0", "p", "basis_id", "levels", "sensitivity", "release_id"}
+    assert sidecar["basis_id"] == Eigenfaces.load(small_basis).digest() and sidecar["sensitivity"] == "range"
+    everything = (out / "release-0001.json").read_text() + (out / "result.json").read_text()
+    assert "987654321" not in everything and "Bill_Gates" not in everything  # no seed, no input name anywhere
+    assert "--seed '<secret>'" in json.loads((out / "result.json").read_text())["provenance"]["command"]
+    first = (out / "release-0001.png").read_bytes()
+    assert main(argv) == 2 and "--overwrite" in capsys.readouterr().err
+    assert main(argv + ["--overwrite", "--full-account", "--keep-names"]) == 0
+    sidecar = json.loads((out / "Bill_Gates_0001.json").read_text())
     account = sidecar["account"]
     assert account["config"]["method"] == "rdp-lmgd" and account["K"] == len(account["scales"])
-    assert account["solver"]["converged"] and account["solver"]["iterations"] >= 1
-    assert abs(math.fsum(account["feature_epsilons"]) / 0.5 - 1) < 1e-6
-    assert "987654321" not in json.dumps(sidecar) and "--seed '<secret>'" in sidecar["provenance"]["command"]
-    assert sidecar["features"]["n_features"] == 8 and sidecar["input"].endswith("c.jpg")
-    assert load_rgb(out / "Tony_Blair_0002.png").shape == load_rgb(single).shape
-    first = (out / "a.png").read_bytes()
-    capsys.readouterr()
-    assert main(argv) == 2
-    assert "--overwrite" in capsys.readouterr().err
-    assert main(argv + ["--overwrite"]) == 0
-    assert (out / "a.png").read_bytes() == first  # same seed, same noise
+    assert account["solver"]["converged"] and abs(math.fsum(account["feature_epsilons"]) / 0.5 - 1) < 1e-9
+    assert (out / "Bill_Gates_0001.png").read_bytes() == first  # same seed, same noise
+    assert json.loads((out / "result.json").read_text())["per_image"][0]["input"].endswith("Bill_Gates_0001.jpg")
+
+
+def test_cli_options_must_be_spelled_out(tmp_path, capsys):
+    photo = _photo(tmp_path / "p", "Bill_Gates")
+    assert main(["protect", "dp", "--method", "pixel", "--epsilon", "1", "--see", "31337", str(photo),
+                 "--out", str(tmp_path / "o")]) == 2
+    assert "unrecognized arguments: --see" in capsys.readouterr().err
+    assert main(["protect", "dp", "--method", "pixel", "--epsilon", "1", "--seed", str(2**63), str(photo),
+                 "--out", str(tmp_path / "o")]) == 2
+    assert "must be an integer in [0, 9223372036854775807]" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_cli_never_writes_over_an_input_and_checks_every_input_first(tmp_path, capsys):
+    folder = tmp_path / "ow"
+    photo = _photo(folder, "Bill_Gates", "photo.png")
+    before = photo.read_bytes()
+    assert main(["protect", "dp", "--method", "dp-pix", "--epsilon", "1", str(photo), "--out", str(folder),
+                 "--keep-names", "--overwrite", "--judge", "none", "--quiet"]) == 2
+    assert "never writes over an input" in capsys.readouterr().err and photo.read_bytes() == before
+    mixed = tmp_path / "mixed"
+    _photo(mixed, "Bill_Gates", "a.jpg")
+    (mixed / "b.jpg").write_bytes(b"not an image")
+    assert main(["protect", "dp", "--method", "dp-pix", "--epsilon", "1", str(mixed), "--out", str(tmp_path / "o"),
+                 "--judge", "none", "--quiet"]) == 2
+    assert "cannot read image" in capsys.readouterr().err and not (tmp_path / "o").exists()
+
+
+def test_cli_grey_stays_grey_and_non_faces_are_counted(tmp_path, small_basis, capsys):
+    from PIL import Image
+
+    grey = tmp_path / "in" / "grey.png"
+    grey.parent.mkdir()
+    Image.open(next((sample_root() / "lfw" / "Bill_Gates").glob("*.jpg"))).convert("L").save(grey)
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (120, 120, 3), dtype=np.uint8)).save(tmp_path / "in" / "noise.png")
+    for method in ("rdp-na", "dp-pix"):
+        out = tmp_path / method
+        assert main(["protect", "dp", "--method", method, "--epsilon", "1", "--basis", str(small_basis),
+                     str(tmp_path / "in"), "--out", str(out), "--judge", "none", "--keep-names", "--quiet"]) == 0
+        with Image.open(out / "grey.png") as released:
+            assert released.mode == "L"
+        result = json.loads((out / "result.json").read_text())
+        assert result["no_face"] == 1 and "no face detected in" in capsys.readouterr().out
+
+
+def test_cli_budget_composes_per_identity_and_caps(tmp_path, capsys):
+    people = tmp_path / "people"
+    for person in ("Bill_Gates", "Li_Peng"):
+        for i in (1, 2):
+            _photo(people / person, person, f"{i}.jpg")
+    ledger = tmp_path / "ledger.json"
+    base = ["protect", "dp", "--method", "dp-pix", "--epsilon", "0.75", str(people), "--judge", "none", "--quiet",
+            "--ledger", str(ledger)]
+    assert main(base + ["--out", str(tmp_path / "o1")]) == 0
+    assert "the largest total spend is 1.5" in capsys.readouterr().out
+    assert json.loads(ledger.read_text())["spent"] == {"Bill_Gates": 1.5, "Li_Peng": 1.5}
+    assert main(base + ["--out", str(tmp_path / "o2"), "--budget", "2"]) == 2  # 1.5 + 1.5 > 2
+    assert "past --budget 2" in capsys.readouterr().err and not (tmp_path / "o2").exists()
+    mapping = tmp_path / "who.csv"
+    mapping.write_text("".join(f"{p},same\n" for p in sorted(people.rglob("*.jpg"))))
+    assert main(["protect", "dp", "--method", "dp-pix", "--epsilon", "0.75", str(people), "--judge", "none",
+                 "--quiet", "--identity-map", str(mapping), "--out", str(tmp_path / "o3")]) == 0
+    budget = json.loads((tmp_path / "o3" / "result.json").read_text())["budget"]
+    assert budget["identities"] == 1 and budget["largest_total"] == 3.0
 
 
 def test_cli_refuses_bad_input_and_writes_nothing(tmp_path, small_basis, capsys):
@@ -444,12 +513,14 @@ def test_cli_refuses_bad_input_and_writes_nothing(tmp_path, small_basis, capsys)
 
 def test_cli_default_basis_is_fitted_on_the_sample_and_cached(tmp_path):
     from faceveil.paths import cache_dir
+    from faceveil.protect.dp.photo_features import sample_eigenfaces
 
     image = sample_root() / "lfw" / "Tony_Blair" / "Tony_Blair_0001.jpg"
     assert main(["protect", "dp", "--method", "pixel", "--epsilon", "1", "--secure", "--features", "16",
-                 str(image), "--out", str(tmp_path / "o"), "--quiet"]) == 0
-    sidecar = json.loads((tmp_path / "o" / "Tony_Blair_0001.json").read_text())
+                 "--sensitivity", "estimated", "--full-account", str(image), "--out", str(tmp_path / "o"),
+                 "--quiet"]) == 0
+    sidecar = json.loads((tmp_path / "o" / "release-0001.json").read_text())
     assert sidecar["account"]["noise"]["source"] == "os.urandom"
-    assert "160 photos" in sidecar["features"]["description"]
+    assert sidecar["basis_id"] == sample_eigenfaces().digest() and sidecar["sensitivity"] == "estimated"
     assert sidecar["account"]["sensitivity"]["data"]["identities"] == 40
     assert list(cache_dir().glob("eigenfaces-lfw-sample-*.npz"))

@@ -26,11 +26,12 @@ def set_command(argv: list[str]) -> None:
     _COMMAND = ["faceveil", *argv]
 
 
-def command_line(secret_options: tuple[str, ...] = ()) -> str:
+def command_line(secret_options: tuple[str, ...] = (), hidden_words: tuple[str, ...] = ()) -> str:
     """The running command as a shell line: the ``faceveil`` command if one runs, else ``sys.argv``.
 
     The values of ``secret_options`` (e.g. ``("--seed",)``, a seed that would let anyone remove DP
-    noise) are replaced by ``<secret>``, in both the ``--seed 3`` and the ``--seed=3`` form.
+    noise) are replaced by ``<secret>``, in both the ``--seed 3`` and the ``--seed=3`` form; words equal
+    to one of ``hidden_words`` (e.g. input paths, whose names can be identities) by ``<input>``.
     """
     words = _COMMAND if _COMMAND is not None else [os.path.basename(sys.argv[0]), *sys.argv[1:]]
     shown, hide = [], False
@@ -38,6 +39,8 @@ def command_line(secret_options: tuple[str, ...] = ()) -> str:
         option = word.split("=", 1)[0]
         if hide:
             shown.append("<secret>")
+        elif word in hidden_words:
+            shown.append("<input>")
         elif option in secret_options and "=" in word:
             shown.append(f"{option}=<secret>")
         else:
@@ -57,7 +60,7 @@ def machine() -> dict:
 
 
 def provenance(*, data: dict | None = None, protocol: dict | None = None, seed: int | None = None,
-               secret_options: tuple[str, ...] = (), **extra) -> dict:
+               secret_options: tuple[str, ...] = (), hidden_words: tuple[str, ...] = (), **extra) -> dict:
     """The provenance record of a result, checkpoint or sidecar written now.
 
     Args:
@@ -66,9 +69,10 @@ def provenance(*, data: dict | None = None, protocol: dict | None = None, seed: 
             including the identities a model trained on.
         seed: the seed of every random choice, or None where nothing is random.
         secret_options: options whose values the record must not show (:func:`command_line`).
+        hidden_words: words of the command line the record must not show (:func:`command_line`).
         extra: further facts of the command (settings), stored as given.
     """
-    record = {"command": command_line(secret_options), "data": data, "protocol": protocol, "seed": seed,
+    record = {"command": command_line(secret_options, hidden_words), "data": data, "protocol": protocol, "seed": seed,
               "version": __version__, "machine": machine(),
               "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
     return record | extra

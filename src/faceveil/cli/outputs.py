@@ -56,6 +56,18 @@ def check_outside(out: str | Path, inputs, option: str = "--out") -> None:
             raise UserError(f"{option} {out} lies inside the input folder {item}; choose a folder outside it")
 
 
+def check_not_inputs(out: str | Path, outputs: tuple[str, ...], inputs, option: str = "--out") -> None:
+    """Refuse, even with ``--overwrite``, an output that would replace one of the input files."""
+    files = {Path(item).expanduser().resolve() for item in inputs if Path(item).expanduser().is_file()}
+    if not files:
+        return
+    folder = Path(out).expanduser().resolve()
+    for name in outputs:
+        if (folder / name).resolve() in files:
+            raise UserError(f"{option} {out}: {folder / name} would replace the input {folder / name}; "
+                            "faceveil never writes over an input, choose another folder")
+
+
 def prepare_folder(path: str | Path, *, option: str = "--out", overwrite: bool = False,
                    outputs: tuple[str, ...] = (), inputs=()) -> Path:
     """Check, create and probe an output folder.
@@ -69,13 +81,14 @@ def prepare_folder(path: str | Path, *, option: str = "--out", overwrite: bool =
 
     Raises:
         UserError: a file stands where the folder should be, an output exists without ``overwrite``,
-            an output file's place is taken by a folder, the folder lies inside an input folder, or it
-            cannot be created or written.
+            an output file's place is taken by a folder, the folder lies inside an input folder, an
+            output would replace an input file (even with ``overwrite``), or it cannot be created or written.
     """
     path = Path(path).expanduser()
     if path.exists() and not path.is_dir():
         raise UserError(f"{option} {path} exists and is not a folder")
     check_outside(path, inputs, option)
+    check_not_inputs(path, outputs, inputs, option)
     existing = [name for name in outputs if (path / name).exists()]
     if existing and not overwrite:
         raise UserError(f"{option} {path} already holds {', '.join(existing)}; pass --overwrite to replace")

@@ -10,20 +10,16 @@ from __future__ import annotations
 
 import argparse
 
-from . import outputs
-from .options import (DETECTORS, POSITIVE_FLOAT, add_on_error, add_overwrite, add_quiet, float_in,
-                      int_at_least, int_in)
+from . import outputs, protect_dp
+from .options import DETECTORS, add_on_error, add_overwrite, add_quiet, int_at_least
 
-#: faceveil.protect.dp.methods.METHODS and faceveil.protect.dp.features.RANKINGS (checked by the tests)
-DP_METHODS = ("rdp", "rdp-na", "rdp-lmgd", "pixel", "dct")
-DP_RANKINGS = ("magnitude", "weight")
 #: the judges that can check a protection
 JUDGES = ("dlib", "dlib-torch", "judge2", "none")
 #: a protected image that differs from its original in fewer pixels than this fraction is reported
 UNCHANGED_FRACTION = 0.01
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="+", help="image files or folders (searched recursively)")
     p.add_argument("--out", required=True, help="output folder (outside every input folder)")
     p.add_argument("--detector", choices=DETECTORS, default="hog", help="face detector")
@@ -36,30 +32,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 def register(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="protection", required=True, metavar="PROTECTION")
-    dp = sub.add_parser(
-        "dp", help="differential privacy: ranked DP in a Haar-wavelet subspace (RDP), Pixel-DP, DCT-DP",
-        description="Add Laplace noise calibrated to a privacy budget on eigenface features of the face "
-                    "(ranked differential privacy, docs/dp.md); writes one PNG and one JSON accounting sidecar "
-                    "per input image.")
-    dp.add_argument("--method", choices=DP_METHODS, required=True)
-    dp.add_argument("--epsilon", type=POSITIVE_FLOAT, required=True, help="total privacy budget eps_0 (> 0)")
-    dp.add_argument("--p", type=float_in(0, 1, open_low=True, open_high=True), default=0.02,
-                    help="geometric parameter of K, in (0, 1) (default 0.02)")
-    noise = dp.add_mutually_exclusive_group()
-    noise.add_argument("--seed", type=int_in(0, 2**63 - 1), default=None,
-                       help="reproducible noise, for experiments only: whoever knows the seed can remove the noise "
-                            "(never written to any output)")
-    noise.add_argument("--secure", action="store_true", help="noise from os.urandom (the default without --seed)")
-    dp.add_argument("--snap", action="store_true", help="Mironov's snapping mechanism against floating-point attacks")
-    dp.add_argument("--basis", default=None,
-                    help="eigenface basis .npz (fitted with identities on dlib chips with padding 0.25); "
-                         "default: fitted on the embedded LFW sample")
-    dp.add_argument("--features", type=int_at_least(1), default=None,
-                    help="M_F, the eigenface features protected (default: all)")
-    dp.add_argument("--levels", type=int_at_least(1), default=3, help="Haar levels of the RDP methods")
-    dp.add_argument("--rank-by", choices=DP_RANKINGS, default="magnitude", help="ranking of the coefficients")
-    _common(dp)
-    dp.set_defaults(func=run_dp)
+    protect_dp.register(sub)
 
     optical = sub.add_parser(
         "optical", help="optical encryption: simulate a trained MEM-FR or LOEN camera",
@@ -70,11 +43,11 @@ def register(parser: argparse.ArgumentParser) -> None:
     optical.add_argument("--scenes", default=None,
                          help="also write the aligned faces the camera saw (the originals of an attack)")
     optical.add_argument("--seed", type=int_at_least(0), default=0, help="seed of the sensor noise")
-    _common(optical)
+    add_common(optical)
     optical.set_defaults(func=run_optical)
 
 
-class _Report:
+class Report:
     """Per-image facts of a protection run, the console warnings and the run's result.json."""
 
     def __init__(self, args, judge_name: str) -> None:
@@ -103,9 +76,9 @@ class _Report:
         a, b = self.judge.embed(judge_view(pair, self.judge.alignment.size))
         return float(F.cosine_similarity(a[None], b[None])[0])
 
-    def add(self, row: dict) -> None:
+    def add(self, row: dict, name: str) -> None:
+        """Record one image's row; ``name`` (the input, for the console only) names it in warnings."""
         self.rows.append(row)
-        name = row["input"]
         if not row["face_detected"]:
             print(f"warning: no face detected in {name}: protected the centred fallback box")
         changed = row.get("pixels_changed_fraction")
@@ -129,7 +102,7 @@ class _Report:
                                         and r["pixels_changed_fraction"] < UNCHANGED_FRACTION for r in rows)}
 
 
-def _read_photos(paths, on_error: str) -> tuple[dict, dict]:
+def read_photos(paths, on_error: str) -> tuple[dict, dict]:
     """path -> RGB uint8 photo, and path -> reason for the photos that ``--on-error skip`` left out."""
     from ..data.images import ImageReadError, load_rgb
 
@@ -144,13 +117,15 @@ def _read_photos(paths, on_error: str) -> tuple[dict, dict]:
     return photos, skipped
 
 
-def _finish(out, report: _Report, skipped: dict, what: str, provenance_record: dict) -> None:
+def finish(out, report: Report, skipped: dict, what: str, provenance_record: dict, keep_names: bool = True,
+           extra: dict | None = None) -> None:
+    """Write the run's result.json (the skipped inputs by path only with ``keep_names``) and say what was done."""
     from ..report.io import write_json
     from .embed import report_skipped
 
     summary = report.summary()
-    write_json(out / "result.json", {**summary, "per_image": report.rows, "skipped": {str(k): v for k, v in
-                                                                                       skipped.items()},
+    listed = {str(k): v for k, v in skipped.items()} if keep_names else len(skipped)
+    write_json(out / "result.json", {**summary, **(extra or {}), "per_image": report.rows, "skipped": listed,
                                      "provenance": provenance_record})
     report_skipped(skipped)
     if summary["judge_matches_original"]:
@@ -173,64 +148,6 @@ def _path(text: str):
     from pathlib import Path
 
     return Path(text).expanduser()
-
-
-def run_dp(args) -> int:
-    import torch
-
-    from ..data.chips import ChipSpec
-    from ..data.images import save_png, to_tensor, to_uint8
-    from ..provenance import provenance
-    from ..protect.dp.eigenfaces import Eigenfaces
-    from ..protect.dp.methods import DPConfig, protect_dp
-    from ..protect.dp.photo_features import PhotoFeatures, sample_eigenfaces
-    from ..report.io import write_json
-
-    config = DPConfig(method=args.method, epsilon0=args.epsilon, p=args.p, levels=args.levels,
-                      rank_by=args.rank_by, snap=args.snap)
-    targets, names = _targets(args)
-    out = outputs.prepare_folder(args.out, overwrite=args.overwrite, outputs=tuple(names), inputs=args.inputs)
-    basis = Eigenfaces.load(args.basis) if args.basis else sample_eigenfaces()
-    if basis.sensitivity is None:
-        raise ValueError(f"the basis {args.basis} has no sensitivities: fit it with identity labels "
-                         "(Eigenfaces.fit(crops, identities))")
-    n_features = basis.check_n_features(args.features)
-    photos, skipped = _read_photos(list(targets), args.on_error)
-    aligner = ChipSpec(size=basis.image_shape[1], detector=args.detector).aligner()
-    report = _Report(args, args.judge)
-    judge_aligner = None
-    if report.judge is not None:
-        judge_aligner = ChipSpec(size=report.judge.alignment.size, detector=args.detector, landmarks=68).aligner()
-    generator = None if args.seed is None else torch.Generator().manual_seed(args.seed)
-    record = provenance(seed=None, secret_options=("--seed",),
-                        settings={"method": args.method, "epsilon0": args.epsilon, "p": args.p,
-                                  "noise": "seeded torch.Generator (seed withheld)" if generator is not None
-                                  else "os.urandom"})
-    basis_info = {"file": str(_path(args.basis).resolve()) if args.basis else "embedded LFW sample (cached)",
-                  "description": basis.description, "n_components": basis.n_components, "n_features": n_features}
-    from tqdm.auto import tqdm
-
-    for path in tqdm(list(photos), desc=f"protect dp ({args.method})", unit="img", disable=args.quiet):
-        photo, target = photos[path], targets[path]
-        face = aligner.align(photo)
-        result = protect_dp(to_tensor([photo]), PhotoFeatures(basis, face.landmarks, n_features), basis.sensitivity,
-                            config, generator=generator, secure=generator is None)
-        save_png(result.images[0], target)
-        released = to_uint8(result.images)[0]
-        changed = int((released != photo).any(axis=2).sum())
-        similarity = None
-        if judge_aligner is not None:
-            original_face, released_face = judge_aligner.align(photo), judge_aligner.align(released)
-            if released_face.detected:
-                similarity = report.similarity(to_tensor([original_face.chip]), to_tensor([released_face.chip]))
-        row = {"input": str(path), "output": str(target), "face_detected": bool(face.detected),
-               "pixels_changed": changed, "pixels_changed_fraction": changed / (photo.shape[0] * photo.shape[1]),
-               "judge_similarity": similarity}
-        report.add(row)
-        write_json(target.with_suffix(".json"), {**row, "account": result.accounts[0].to_dict(),
-                                                 "features": basis_info, "provenance": record})
-    _finish(out, report, skipped, "protected image(s)", record)
-    return 0
 
 
 def run_optical(args) -> int:
@@ -260,11 +177,11 @@ def run_optical(args) -> int:
     if args.scenes is not None:
         scenes_out = outputs.prepare_folder(args.scenes, option="--scenes", overwrite=args.overwrite,
                                             outputs=scene_names, inputs=args.inputs)
-    photos, skipped = _read_photos(list(targets), args.on_error)
+    photos, skipped = read_photos(list(targets), args.on_error)
     config = model.config
     size = config.encoder.image_size
     aligner = ChipSpec(size=size, padding=CHIP_PADDING, landmarks=5, detector=args.detector).aligner()
-    report = _Report(args, args.judge)
+    report = Report(args, args.judge)
     generator = torch.Generator().manual_seed(args.seed)
     record = provenance(seed=args.seed, checkpoint=str(checkpoint.resolve()), system=config.encoder.system,
                         image_size=size)
@@ -278,8 +195,8 @@ def run_optical(args) -> int:
         scene_file = None if scenes_out is None else save_png(scene[0], scenes_out / target.relative_to(out))
         row = {"input": str(path), "output": str(target), "scene": None if scene_file is None else str(scene_file),
                "face_detected": bool(face.detected), "judge_similarity": report.similarity(scene, captured)}
-        report.add(row)
+        report.add(row, str(path))
         write_json(target.with_suffix(".json"), {**row, "provenance": record})
-    _finish(out, report, skipped, f"encrypted image(s) ({config.encoder.system}, {size} px, sensor seed {args.seed})",
+    finish(out, report, skipped, f"encrypted image(s) ({config.encoder.system}, {size} px, sensor seed {args.seed})",
             record)
     return 0

@@ -255,9 +255,9 @@ def release(clean: torch.Tensor, weights: torch.Tensor, sensitivity: Sensitivity
         local = torch.searchsorted(index, chosen).clamp_max(squared.shape[1] - 1)
         inside = index[local] == chosen
         used = torch.where(inside, scales.gather(1, local), outside[:, None])
-    noised &= used > 0
-    rows = torch.arange(n)[:, None].expand_as(chosen)[noised]
-    cols, b = chosen[noised], used[noised]
+    active = noised & (used > 0)  # a zero scale (a coefficient that moves no feature) adds no noise
+    rows = torch.arange(n)[:, None].expand_as(chosen)[active]
+    cols, b = chosen[active], used[active]
     noisy = clean.clone()
     if config.snap:
         if bool((b >= bound).any()):
