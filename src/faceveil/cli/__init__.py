@@ -5,6 +5,7 @@
     faceveil compare         are two photos of the same person?
     faceveil protect dp|optical
     faceveil attack deconv
+    faceveil audit dp
     faceveil train optical|deconv
     faceveil bench NAME
     faceveil models install NAME | list
@@ -36,6 +37,7 @@ VERBS = {
     "compare": ("compare", "are two face photos of the same person?"),
     "protect": ("protect", "protect face images: differential privacy, optical encoders"),
     "attack": ("attack", "reconstruction attacks on protected images"),
+    "audit": ("audit", "privacy audits: a measured lower bound on the eps a DP mechanism really gives"),
     "train": ("train", "train a model (optical encoders, the U-Net attack) from a configuration"),
     "bench": ("bench", "benchmarks of the protections and the judges (tables, plots, result.json)"),
     "models": ("models", "install and list the npm face models (the second judge)"),
