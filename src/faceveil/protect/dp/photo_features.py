@@ -147,7 +147,8 @@ class PhotoFeatures:
         self.basis, self.landmarks = basis, np.asarray(landmarks, dtype=np.float64)
 
     def coefficient_weights(self, domain: Domain, photo_shape: tuple[int, int, int],
-                            select: torch.Tensor | None = None, chunk: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
+                            select: torch.Tensor | None = None,
+                            chunk_bytes: int = 2**27) -> tuple[torch.Tensor, torch.Tensor]:
         """w = dF/dC (M_F, M) of a photo of ``photo_shape`` (C, H, W) in a local ``domain`` (Haar, pixels),
         without differentiating through the whole photo.
 
@@ -173,26 +174,37 @@ class PhotoFeatures:
         block = domain.block
         top0, left0 = top // block * block, left // block * block
         window = (-(-(bottom + 1) // block) * block - top0, -(-(right + 1) // block) * block - left0)
-        positions = domain.window_positions(photo_shape, top0, left0, window)
-        keep = torch.ones(positions.shape, dtype=torch.bool) if select is None else torch.isin(positions, select)
+        plane = ph * pw
+        one = domain.window_positions((1, height, width), top0, left0, window)  # one channel's positions
+        keeps = []  # per photo channel: which window coefficients are kept, and their natural indices
+        for ch in range(channels):
+            wanted = None if select is None else select[(select >= ch * plane) & (select < (ch + 1) * plane)] - ch * plane
+            keep = torch.ones(one.shape, dtype=torch.bool) if wanted is None else torch.isin(one, wanted)
+            keeps.append((keep, one[keep] + ch * plane))
         rgb_basis = self.basis.image_shape[0] == 3
         inside = (min(window[0], height - top0), min(window[1], width - left0))
         marks = (self.landmarks - [left0, top0])[None]
         basis_channels = 3 if rgb_basis else 1
+        chunk = max(1, min(self.n_features, chunk_bytes // (4 * basis_channels * window[0] * window[1])))
         rows = []
         for start in range(0, self.n_features, chunk):
             stop = min(start + chunk, self.n_features)
-            x = torch.zeros(1, basis_channels, *inside, dtype=torch.float64, requires_grad=True)
+            x = torch.zeros(1, basis_channels, *inside, requires_grad=True)
             chips = face_chips(x, marks, size, CHIP_PADDING, quantize=False)
             out = self.basis.transform(chips, self.n_features)[:, start:stop]
             eye = torch.eye(stop - start, dtype=out.dtype)[:, None, :]
             (grad,) = torch.autograd.grad(out, x, grad_outputs=eye, is_grads_batched=True)
-            pixels = torch.zeros(stop - start, basis_channels, *window, dtype=torch.float64)
+            pixels = torch.zeros(stop - start, basis_channels, *window, dtype=torch.float32)
             pixels[..., : inside[0], : inside[1]] = grad[:, 0]
-            if not rgb_basis and channels == 3:
-                pixels = pixels * torch.tensor(LUMA, dtype=torch.float64)[:, None, None]
-            rows.append(domain.pullback(pixels)[:, keep].float())
-        weights, index = torch.cat(rows), positions[keep]
+            del grad, x, chips, out
+            coefficients = domain.pullback(pixels).reshape(stop - start, basis_channels, -1)
+            del pixels
+            # a grey basis: the three channels' weights are the luma coefficients times the grey ones
+            rows.append(torch.cat([coefficients[:, ch if rgb_basis else 0, keep] * (1.0 if rgb_basis or channels == 1
+                                                                                    else LUMA[ch])
+                                   for ch, (keep, _) in enumerate(keeps)], dim=1))
+            del coefficients
+        weights, index = torch.cat(rows), torch.cat([indices for _, indices in keeps])
         order = torch.argsort(index)
         return weights[:, order], index[order]
 
