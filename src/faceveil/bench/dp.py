@@ -12,6 +12,8 @@ Per feature vector F, method and budget eps_0 (p = 0.02 as in the seed), over th
     the reference judge (native dlib ResNet, its own face detection on the noisy photo): FNR at the
     judge's cosine threshold and at the seed's Euclidean threshold 0.975;
   * accounting: |sum_i eps_i / eps_0 - 1| of the scales used, RDP-LMGD's iterations and convergence;
+  * the privacy auditor's lower bound on eps beside the claimed eps_0 (--audit-releases, on the chips of the
+    first two photos: two people);
   * speed: RDP-NA and RDP-LMGD on 112x112 grey and 250x250 RGB eigenface crops (closed-form weights,
     timed apart as the one-off cost), against diffprivlib's Laplace mechanism on as many coefficients.
 
@@ -44,6 +46,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from faceveil.attack.dp_targets import audit_chips
 from faceveil.provenance import provenance
 from faceveil.report.io import write_json
 from faceveil.data.chips import ChipSpec, load_face_chips
@@ -276,7 +279,23 @@ COLUMNS = [("method", 9, "s", "method"), ("eps0", 5, ".2f", "epsilon0"), ("n", 4
            ("PSNR", 7, ".2f", "psnr"), ("Eq.7", 7, ".2f", "psnr_eq7"), ("FNRjudge", 8, ".3f", "fnr_judge"),
            ("FNR0.975", 8, ".3f", "fnr_paper_threshold"), ("paper", 6, ".3f", "paper_fnr"),
            ("same", 5, ".2f", "unchanged_fraction"), ("s/img", 6, ".2f", "seconds"), ("iters", 6, ".0f", "lmgd_iterations"),
-           ("resid", 7, ".1e", "budget_residual_max")]
+           ("resid", 7, ".1e", "budget_residual_max"), ("eps>=", 6, ".2f", "audit_epsilon_lower")]
+
+
+def add_audits(table: list[dict], items: list[tuple[Path, str]], basis: Eigenfaces, args) -> None:
+    """The privacy auditor's lower bound on eps (:func:`~faceveil.attack.dp_targets.audit_chips`, the
+    basis' chips of the first two photos: two people, the seed's estimated sensitivities) beside each
+    eigenface entry's claimed eps_0 (``audit_epsilon_lower``; None where the audit is off)."""
+    chips = None
+    if args.audit_releases and len(items) >= 2:
+        spec = ChipSpec(size=basis.image_shape[1], channels=basis.image_shape[0])
+        chips = tuple(to_uint8(load_face_chips(items[:2], spec, progress=False).images()))
+    for entry in table:
+        entry["audit_epsilon_lower"] = None
+        if chips is not None and entry["features"] == "eigenfaces":
+            result = audit_chips(entry["method"], entry["epsilon0"], chips, basis, basis.sensitivity,
+                                 releases=args.audit_releases, seed=args.seed, p=args.p, levels=args.levels)
+            entry["audit_epsilon_lower"], entry["audit_test"] = result.epsilon_lower, result.best_test
 
 
 def print_table(table: list[dict]) -> None:
@@ -444,6 +463,7 @@ def run(args: argparse.Namespace) -> int:
         rows += evaluate("dlib-torch", photos[:n], landmarks[:n], enrolled, make, sensitivity, configs, args, judge, aligner)
         sections["dlib-torch"] = {"sensitivity": sensitivity.to_dict(), "M_F": embedder.dim, "photos": n}
     table = summarise(rows)
+    add_audits(table, items, basis, args)
     print_table(table)
     photos_timing = photo_speed(rows)
     timing = speed(args, root, [p for p, _ in items[: args.speed_images]], basis) if args.speed_images else {}

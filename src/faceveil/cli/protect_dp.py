@@ -158,6 +158,8 @@ def run_dp(args) -> int:
     targets = _output_targets(args, paths)
     out_path = _path(args.out)
     written = [str(t.relative_to(out_path).with_suffix(s)) for t in targets.values() for s in (".png", ".json")]
+    out = outputs.prepare_folder(args.out, overwrite=args.overwrite, outputs=tuple(written) + ("result.json",),
+                                 inputs=args.inputs)  # an empty folder left by a failure is removed on exit
     identities = _identities(paths, args.identity_map)
     ledger = Ledger.load(_path(args.ledger)) if args.ledger else Ledger()
     spend = args.epsilon if not pix else pix_config.effective_epsilon
@@ -173,8 +175,6 @@ def run_dp(args) -> int:
     aligner = ChipSpec(size=basis.image_shape[1] if basis else 150, detector=args.detector).aligner()
     faces, unaligned = _check_inputs(photos, aligner, args.on_error)
     skipped.update(unaligned)
-    out = outputs.prepare_folder(args.out, overwrite=args.overwrite, outputs=tuple(written) + ("result.json",),
-                                 inputs=args.inputs)
     report = Report(args, args.judge)
     judge_aligner = None
     if report.judge is not None:
