@@ -386,6 +386,9 @@ def test_the_option_choices_match_the_library():
 
     assert protect_dp.DP_METHODS == (*bench.DP_METHODS, "dp-pix") and bench.DP_METHODS == tuple(METHODS)
     assert protect_dp.DP_RANKINGS == tuple(RANKINGS)
+    from faceveil.attack.dp_targets import AUDITED_METHODS
+    from faceveil.cli import audit
+    assert audit.AUDITED_METHODS == bench.DP_AUDITED_METHODS == protect_dp.DP_METHODS == AUDITED_METHODS
     assert bench.DP_FEATURE_MODELS == tuple(FEATURE_MODELS) and bench.DP_PAPER_EPSILONS == tuple(PAPER_EPSILONS)
     assert bench.OPTICAL_SYSTEMS == tuple(SYSTEMS)
     assert train.PROTOCOLS == tuple(PROTOCOLS)

@@ -241,3 +241,13 @@ def test_audit_command_writes_its_bound(tmp_path, capsys):
     assert result["claimed_epsilon"] == 1.0 and 0 <= result["epsilon_lower"] <= 1.0 and not result["violated"]
     assert main(argv[:2] + [str(photo), "--method", "rdp", "--epsilon", "1", "--out", str(tmp_path / "b")]) == 2
     assert "two different people" in capsys.readouterr().err
+
+
+def test_the_packed_key_ranking_is_the_stable_ranking_by_magnitude():
+    from faceveil.protect.dp.methods import _ranks
+
+    clean = torch.randn(4, 500, dtype=torch.float64).round(decimals=1)  # many ties
+    stable = torch.sort(clean.abs().float(), dim=1, descending=True, stable=True).indices
+    assert torch.equal(_ranks(clean, None, 500), stable)
+    top = _ranks(clean, None, 20)
+    assert torch.equal(clean.abs().gather(1, top), clean.abs().gather(1, stable[:, :20]))  # same magnitudes

@@ -203,6 +203,15 @@ def _dp_privacy(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int_at_least(1), default=1, help="torch threads")
 
 
+def _dp_speed(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--root", default=None, help="LFW root (default: the embedded sample's photos)")
+    p.add_argument("--batch", type=int_at_least(1), default=100, help="chips per protect_dp call")
+    p.add_argument("--repeats", type=int_at_least(1), default=3, help="timed calls per method; the best counts")
+    p.add_argument("--photos", type=int_at_least(1), default=50, help="photos of the command-line runs")
+    p.add_argument("--reference-src", default=None,
+                   help="the src folder of another faceveil tree to time beside this one (e.g. a git worktree)")
+
+
 def _judge2(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lfw", default="../shared/data/lfw/lfw", help="folder of LFW photos <person>/*.jpg")
     p.add_argument("--count", type=int_at_least(1), default=20, help="photos for the parity check")
@@ -225,6 +234,10 @@ BENCHES = {
                    "The privacy auditor's lower bound on eps beside every method's claim, and the privacy/utility "
                    "frontier on LFW photos: the dlib judge's rank-1 and TAR on protected probes, PSNR and SSIM, for "
                    "DP-Pix (a proven mechanism) and seed 004's RDP methods."),
+    "dp-speed": ("dp_speed", _dp_speed, "speed and memory of the DP mechanisms beside a reference tree and diffprivlib",
+                 "protect_dp images/s per method (112x112 grey, one thread), the command line's images/s on LFW "
+                 "photos and a 12-megapixel photo's time and peak memory, each in a fresh process, beside an older "
+                 "faceveil tree (--reference-src) and diffprivlib's Laplace mechanism."),
     "optical": ("optical", _optical, "MEM-FR against LOEN optical encoders: recognition, privacy, attacks, speed",
                 "Train each optical encoder with its back-end end to end, then measure verification, privacy of the "
                 "encrypted images (PSNR, SSIM, the dlib judge), U-Net and Wiener attacks, and speed (Wu et al., "

