@@ -251,3 +251,13 @@ def test_the_packed_key_ranking_is_the_stable_ranking_by_magnitude():
     assert torch.equal(_ranks(clean, None, 500), stable)
     top = _ranks(clean, None, 20)
     assert torch.equal(clean.abs().gather(1, top), clean.abs().gather(1, stable[:, :20]))  # same magnitudes
+
+
+def test_the_audit_table_keeps_the_largest_bound_and_counts_every_pair():
+    from faceveil.bench.dp_privacy import audit_table
+
+    rows = [{"method": "rdp", "epsilon": 1.0, "claimed_epsilon": 1.0, "epsilon_lower": e, "best_test": t,
+             "violated": e > 1.0} for e, t in ((0.5, "a"), (5.0, "b"), (2.0, "c"))]
+    (entry,) = audit_table(rows)
+    assert entry == {"method": "rdp", "claimed": 1.0, "epsilon_lower": 5.0, "best_test": "b", "pairs": 3,
+                     "refuted_pairs": 2}

@@ -93,16 +93,16 @@ def claimed_vs_measured(args, basis, root) -> list[dict]:
 
 def audit_table(rows: list[dict]) -> list[dict]:
     """Per (method, eps): the largest lower bound over the pairs and whether any pair refutes the claim."""
-    table = {}
+    groups: dict[tuple, list[dict]] = {}
     for r in rows:
-        key = (r["method"], r["epsilon"])
-        best = table.get(key)
-        if best is None or r["epsilon_lower"] > best["epsilon_lower"]:
-            table[key] = {"method": r["method"], "claimed": r["claimed_epsilon"], "epsilon_lower": r["epsilon_lower"],
-                          "best_test": r["best_test"], "pairs": 0, "refuted_pairs": 0}
-        table[key]["pairs"] += 1
-        table[key]["refuted_pairs"] += int(r["violated"])
-    return list(table.values())
+        groups.setdefault((r["method"], r["epsilon"]), []).append(r)
+    table = []
+    for (method, _), group in groups.items():
+        best = max(group, key=lambda r: r["epsilon_lower"])
+        table.append({"method": method, "claimed": best["claimed_epsilon"], "epsilon_lower": best["epsilon_lower"],
+                      "best_test": best["best_test"], "pairs": len(group),
+                      "refuted_pairs": sum(r["violated"] for r in group)})
+    return table
 
 
 def release_photo(method: str, epsilon: float, photo: np.ndarray, landmarks, basis, sensitivity, args,
