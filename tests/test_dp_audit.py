@@ -179,11 +179,24 @@ def test_a_window_holds_the_haar_coefficients_of_its_pixels(levels):
         window_positions(3, 4, 0, (8, 8), (48, 40))
 
 
+@pytest.fixture(scope="module")
+def basis112():
+    """8 eigenfaces of the sample's 112x112 grey chips: on a 150x150 photo the chip is one bilinear sampling."""
+    items = read_identity_folders(sample_root() / "lfw")
+    images = load_face_chips(items, ChipSpec(size=112, channels=1), progress=False).images()
+    return Eigenfaces(8).fit(images, [person for _, person in items], "sample 112x112")
+
+
+@pytest.mark.parametrize("size", [32, 112])
 @pytest.mark.parametrize("name", ["haar", "pixel", "dct"])
-def test_closed_form_photo_weights_equal_autograd_through_the_whole_photo(chips_and_basis, name):
-    _, basis = chips_and_basis
+def test_closed_form_photo_weights_equal_autograd_through_the_whole_photo(chips_and_basis, basis112, name, size):
+    from faceveil.faces.torch_align import chip_sampling
+
+    basis = chips_and_basis[1] if size == 32 else basis112
     photo = load_rgb(sorted((sample_root() / "lfw" / "Bill_Gates").glob("*.jpg"))[0])
-    face = ChipSpec(size=32).aligner().align(photo)
+    face = ChipSpec(size=size).aligner().align(photo)
+    # 32: dlib's pyramid shrinks the face first (autograd path); 112: one bilinear sampling (the scatter path)
+    assert (chip_sampling(face.landmarks, *photo.shape[:2], size, 0.25) is None) == (size == 32)
     features = PhotoFeatures(basis, face.landmarks, 6)
     domain = make_domain(name, 3)
     x = to_tensor([photo])

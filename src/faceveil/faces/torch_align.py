@@ -146,6 +146,36 @@ def chip_footprint(landmarks: np.ndarray, height: int, width: int, size: int = 1
     return None if plan is None else plan.crop
 
 
+def chip_sampling(landmarks: np.ndarray, height: int, width: int, size: int = 150,
+                  padding: float = 0.25) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The chip of :func:`face_chips` (``quantize=False``) as a sparse linear map, when it is one bilinear
+    sampling of the photo (no pyramid level: the face is not much larger than the chip).
+
+    Returns (index, weight), each (4, size * size): chip pixel j is ``sum_t weight[t, j] *
+    photo[index[t, j]]`` over the flat (H * W) pixels of one channel; None when dlib's pyramid is involved
+    (or the chip lies outside the photo), where only autograd gives the map.
+    """
+    geom = chip_geometry(landmarks, size, padding)
+    plan = _sampling_plan(geom, height, width)
+    if plan is None or plan.pyramid_levels > 0:
+        return None
+    l, t, r, b = plan.crop
+    h, w = b - t + 1, r - l + 1
+    if h < 2 or w < 2:
+        return None
+    idx = torch.arange(size, dtype=torch.float64)
+    row, col = idx[:, None], idx[None, :]
+    x = (plan.origin[0] + col * plan.step_x[0] + row * plan.step_y[0]).reshape(-1)
+    y = (plan.origin[1] + col * plan.step_x[1] + row * plan.step_y[1]).reshape(-1)
+    left, top = x.floor(), y.floor()
+    inside = ((left >= 0) & (top >= 0) & (left + 1 < w) & (top + 1 < h)).double()
+    lr, tb = x - left, y - top
+    li, ti = left.clamp(0, w - 2).long() + l, top.clamp(0, h - 2).long() + t  # as _bilinear clamps, in the photo
+    index = torch.stack([ti * width + li, ti * width + li + 1, (ti + 1) * width + li, (ti + 1) * width + li + 1])
+    weight = torch.stack([(1 - tb) * (1 - lr), (1 - tb) * lr, tb * (1 - lr), tb * lr]) * inside
+    return index, weight
+
+
 def _straight_through(x: torch.Tensor, rounded: torch.Tensor) -> torch.Tensor:
     """``rounded`` in the forward pass, the identity in the backward pass."""
     return x + (rounded - x).detach()

@@ -116,9 +116,9 @@ def na_profile(squared_weights: torch.Tensor, sensitivity: torch.Tensor, zero_we
     A weight below ``zero_weight`` times the largest |w| is treated as zero: that coefficient does not
     move feature i, so the term is left out (the closed form would give it an infinite scale); a
     coefficient that moves no feature gets a_c = 0. It depends on the coefficient, not on its rank."""
-    magnitude = squared_weights.double().sqrt()
-    moves = magnitude > zero_weight * magnitude.max()
-    return torch.where(moves, sensitivity.double()[:, None] / magnitude.clamp_min(1e-300), 0.0).sum(0)
+    squared = squared_weights.double()
+    moves = squared > zero_weight**2 * squared.max()
+    return sensitivity.double() @ torch.where(moves, torch.rsqrt(squared.clamp_min(1e-300)), 0.0)
 
 
 def uniform_allocation(squared_weights: torch.Tensor, sensitivity: torch.Tensor, inclusion: torch.Tensor,

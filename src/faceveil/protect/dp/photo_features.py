@@ -33,7 +33,7 @@ from ...data.images import LUMA, to_grey
 from ...data.lfw import LFW
 from ...data.sample import sample_root
 from ...faces.align import FaceAligner
-from ...faces.torch_align import chip_footprint, face_chips
+from ...faces.torch_align import chip_footprint, chip_sampling, face_chips
 from ...paths import cache_dir
 from ...recognition.base import Embedder
 from ...recognition.pipeline import embed_files
@@ -186,17 +186,14 @@ class PhotoFeatures:
         marks = (self.landmarks - [left0, top0])[None]
         basis_channels = 3 if rgb_basis else 1
         chunk = max(1, min(self.n_features, chunk_bytes // (4 * basis_channels * window[0] * window[1])))
+        sampling = chip_sampling(marks[0], *inside, size, CHIP_PADDING)
         rows = []
         for start in range(0, self.n_features, chunk):
             stop = min(start + chunk, self.n_features)
-            x = torch.zeros(1, basis_channels, *inside, requires_grad=True)
-            chips = face_chips(x, marks, size, CHIP_PADDING, quantize=False)
-            out = self.basis.transform(chips, self.n_features)[:, start:stop]
-            eye = torch.eye(stop - start, dtype=out.dtype)[:, None, :]
-            (grad,) = torch.autograd.grad(out, x, grad_outputs=eye, is_grads_batched=True)
+            grad = self._window_gradient(marks, inside, basis_channels, sampling, start, stop)
             pixels = torch.zeros(stop - start, basis_channels, *window, dtype=torch.float32)
-            pixels[..., : inside[0], : inside[1]] = grad[:, 0]
-            del grad, x, chips, out
+            pixels[..., : inside[0], : inside[1]] = grad
+            del grad
             coefficients = domain.pullback(pixels).reshape(stop - start, basis_channels, -1)
             del pixels
             # a grey basis: the three channels' weights are the luma coefficients times the grey ones
@@ -207,6 +204,27 @@ class PhotoFeatures:
         weights, index = torch.cat(rows), torch.cat([indices for _, indices in keeps])
         order = torch.argsort(index)
         return weights[:, order], index[order]
+
+    def _window_gradient(self, marks: np.ndarray, inside: tuple[int, int], channels: int, sampling, start: int,
+                         stop: int) -> torch.Tensor:
+        """dF_i/dP (stop - start, C, h, w) on the window's photo pixels for features start..stop-1: the
+        adjoint of the chip's bilinear sampling applied to the eigenfaces (a scatter of 4 taps per chip
+        pixel) where the chip is one bilinear sampling, else autograd through :func:`face_chips`."""
+        components = self.basis.components[start:stop].double()  # (m, C * S * S), F = U (chip - mean)
+        m = stop - start
+        if sampling is not None:
+            index, weight = sampling
+            per_channel = components.reshape(m, channels, -1)
+            grad = torch.zeros(m, channels, inside[0] * inside[1], dtype=torch.float64)
+            for tap in range(4):
+                grad.index_add_(2, index[tap], per_channel * weight[tap])
+            return grad.reshape(m, channels, *inside).float()
+        x = torch.zeros(1, channels, *inside, requires_grad=True)
+        chips = face_chips(x, marks, self.basis.image_shape[1], CHIP_PADDING, quantize=False)
+        out = self.basis.transform(chips, self.n_features)[:, start:stop]
+        eye = torch.eye(m, dtype=out.dtype)[:, None, :]
+        (grad,) = torch.autograd.grad(out, x, grad_outputs=eye, is_grads_batched=True)
+        return grad[:, 0]
 
     def __call__(self, photos: torch.Tensor) -> torch.Tensor:
         """(N, C, H, W) photos -> (N, M_F) features (differentiable)."""
