@@ -207,7 +207,10 @@ def test_closed_form_photo_weights_equal_autograd_through_the_whole_photo(chips_
         full = weights.double()
     else:
         full[:, index] = weights.double()
-        assert index.numel() < reference.shape[1] / 2  # the face's window, not the photo
+        assert int((full.abs().sum(0) > 0).sum()) < reference.shape[1] / 2  # the face's footprint, not the photo
+        some = torch.unique(torch.randint(0, reference.shape[1], (3000,), generator=torch.Generator().manual_seed(0)))
+        chosen, at = features.coefficient_weights(domain, tuple(x.shape[1:]), some)
+        assert torch.allclose(chosen.double(), reference[:, at], atol=1e-6 * float(reference.abs().max()))
     assert torch.allclose(full, reference, atol=1e-6 * float(reference.abs().max()))
 
 
@@ -274,3 +277,17 @@ def test_the_audit_table_keeps_the_largest_bound_and_counts_every_pair():
     (entry,) = audit_table(rows)
     assert entry == {"method": "rdp", "claimed": 1.0, "epsilon_lower": 5.0, "best_test": "b", "pairs": 3,
                      "refuted_pairs": 2}
+
+
+@pytest.mark.parametrize("name, levels", [("haar", 1), ("haar", 3), ("pixel", 3), ("dct", 3)])
+def test_a_sparse_coefficient_change_adds_exactly_its_basis_functions(name, levels):
+    domain = make_domain(name, levels)
+    x = torch.rand(2, 3, 13, 19, dtype=torch.float64)  # padded to 16 x 24 for Haar L = 3
+    m_p = domain.forward(x).shape[1]
+    cols = torch.arange(m_p).repeat(2)  # every coefficient, in both images
+    rows = torch.arange(2).repeat_interleave(m_p)
+    values = torch.randn(2 * m_p, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    dense = domain.forward(x)
+    dense[rows, cols] += values
+    expected = domain.inverse(dense, tuple(x.shape[1:]))
+    assert torch.allclose(domain.add_coefficients(x, rows, cols, values), expected, atol=1e-12)

@@ -112,16 +112,19 @@ def _output_targets(args, paths) -> dict:
     return {p: out / f"release-{i:0{width}d}.png" for i, p in enumerate(paths, 1)}
 
 
-def _check_inputs(photos: dict, aligner, on_error: str) -> tuple[dict, dict]:
-    """Align every photo before anything is written: path -> aligned face, and path -> reason for the
-    photos that ``--on-error skip`` leaves out (e.g. too small for the Haar levels)."""
+def _check_inputs(paths, aligner, on_error: str) -> tuple[dict, dict]:
+    """Read and align every photo before anything is written: path -> aligned face, and path -> reason for
+    the photos that ``--on-error skip`` leaves out (unreadable, or failing alignment). The pixels are not
+    kept (a folder of 12-megapixel photos would not fit in memory): the protection reads each photo again."""
+    from ..data.images import ImageReadError, load_rgb
+
     faces, skipped = {}, {}
-    for path, photo in photos.items():
+    for path in paths:
         try:
-            faces[path] = aligner.align(photo)
-        except (ValueError, RuntimeError) as err:
+            faces[path] = aligner.align(load_rgb(path))
+        except (ImageReadError, ValueError, RuntimeError) as err:
             if on_error == "fail":
-                raise ValueError(f"{path}: {err}") from err
+                raise ValueError(str(err) if isinstance(err, ImageReadError) else f"{path}: {err}") from err
             skipped[path] = str(err)
     return faces, skipped
 
@@ -136,7 +139,7 @@ def run_dp(args) -> int:
     from .. import __version__
     from ..data.chips import ChipSpec
     from ..data.folders import expand_inputs
-    from ..data.images import save_png, to_grey, to_tensor, to_uint8
+    from ..data.images import load_rgb, save_png, to_grey, to_tensor, to_uint8
     from ..provenance import provenance
     from ..protect.dp.eigenfaces import Eigenfaces
     from ..protect.dp.ledger import Ledger
@@ -146,7 +149,7 @@ def run_dp(args) -> int:
     from ..protect.dp.pixelization import PixelizationConfig, dp_pixelize
     from ..report.io import write_json
     from . import outputs
-    from .protect import Report, _path, finish, read_photos
+    from .protect import Report, _path, finish
 
     pix = args.method == "dp-pix"
     if pix:
@@ -171,10 +174,8 @@ def run_dp(args) -> int:
         if sensitivity is None:
             raise ValueError(f"the basis {args.basis} has no estimated sensitivities: use --sensitivity range")
         n_features = basis.check_n_features(args.features)
-    photos, skipped = read_photos(paths, args.on_error)
     aligner = ChipSpec(size=basis.image_shape[1] if basis else 150, detector=args.detector).aligner()
-    faces, unaligned = _check_inputs(photos, aligner, args.on_error)
-    skipped.update(unaligned)
+    faces, skipped = _check_inputs(paths, aligner, args.on_error)
     report = Report(args, args.judge)
     judge_aligner = None
     if report.judge is not None:
@@ -197,7 +198,7 @@ def run_dp(args) -> int:
                    "sensitivity": sensitivity.source}
     released_identities = []
     for path in tqdm(list(faces), desc=f"protect dp ({args.method})", unit="img", disable=args.quiet):
-        photo, face, target = photos[path], faces[path], targets[path]
+        photo, face, target = load_rgb(path), faces[path], targets[path]
         grey = bool((photo[..., :1] == photo).all())
         pixels = photo[..., :1] if grey and (pix or basis.image_shape[0] == 1) else photo
         account = None

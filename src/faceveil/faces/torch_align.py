@@ -219,19 +219,41 @@ def _extract_chip(image: torch.Tensor, geom: ChipGeometry, quantize: bool) -> to
     if plan is None:
         return image.new_zeros(c, geom.size, geom.size)
     l, t, r, b = plan.crop
-    source = image[:, t : b + 1, l : r + 1].double()  # float64 keeps dlib's integer sums exact
-    for _ in range(plan.pyramid_levels):
+    source = image[:, t : b + 1, l : r + 1]
+    if quantize:
+        source = source.double()  # float64 keeps dlib's integer sums exact
+    return _chip_from_level(source, plan, geom.size, quantize, plan.pyramid_levels).to(image.dtype)
+
+
+def _chip_from_level(source: torch.Tensor, plan: _SamplingPlan, size: int, quantize: bool, levels: int) -> torch.Tensor:
+    """The chip (C, size, size) from the crop after ``plan.pyramid_levels - levels`` pyramid levels: the
+    remaining ``levels`` levels, then dlib's bilinear sampling."""
+    c = source.shape[0]
+    for _ in range(levels):
         source = pyramid_down(source, quantize)
     if source.shape[1] < 2 or source.shape[2] < 2:
-        return image.new_zeros(c, geom.size, geom.size)
-    idx = torch.arange(geom.size, dtype=torch.float64, device=image.device)
+        return source.new_zeros(c, size, size)
+    idx = torch.arange(size, dtype=torch.float64, device=source.device)
     row, col = idx[:, None], idx[None, :]
     x = plan.origin[0] + col * plan.step_x[0] + row * plan.step_y[0]
     y = plan.origin[1] + col * plan.step_x[1] + row * plan.step_y[1]
-    chip = _bilinear(source, x.reshape(-1), y.reshape(-1))
+    chip = _bilinear(source, x.reshape(-1), y.reshape(-1)).to(source.dtype)
     if quantize:
         chip = _straight_through(chip, chip.floor())
-    return chip.reshape(c, geom.size, geom.size).to(image.dtype)
+    return chip.reshape(c, size, size)
+
+
+def first_pyramid_level(landmarks: np.ndarray, height: int, width: int, size: int = 150, padding: float = 0.25):
+    """For a chip that dlib extracts through its pyramid: (crop (left, top, right, bottom) inclusive in the
+    photo, the shape (h1, w1) of the crop's first ``pyramid_down`` level, and a function that maps that level
+    (C, h1, w1) to the chip (C, size, size) of :func:`face_chips` with ``quantize=False``, in the level's
+    units). None when no pyramid level is involved."""
+    plan = _sampling_plan(chip_geometry(landmarks, size, padding), height, width)
+    if plan is None or plan.pyramid_levels == 0:
+        return None
+    l, t, r, b = plan.crop
+    shape = ((b - t + 1 - 3) // 2, (r - l + 1 - 3) // 2)
+    return plan.crop, shape, lambda level: _chip_from_level(level, plan, size, False, plan.pyramid_levels - 1)
 
 
 def face_chips(images: torch.Tensor, landmarks: torch.Tensor | np.ndarray, size: int = 150,

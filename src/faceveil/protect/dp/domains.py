@@ -75,6 +75,17 @@ class Domain(abc.ABC):
                              f"(N, {math.prod(shape)}), got {tuple(coefficients.shape)}")
         return self._inverse(coefficients.reshape(-1, *shape), tuple(image_shape[1:]))
 
+    def add_coefficients(self, images: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor,
+                         values: torch.Tensor) -> torch.Tensor:
+        """``images`` (N, C, H, W) plus the inverse transform of a sparse change of their coefficients:
+        ``values[t]`` added to coefficient ``cols[t]`` (natural flat index) of image ``rows[t]``. The
+        transform is linear, so this is the released image of a mechanism that changed those coefficients.
+        Here by one dense inverse; local domains override it with the changed blocks only."""
+        change = torch.zeros(images.shape[0], math.prod(self.coefficient_shape(tuple(images.shape[1:]))),
+                             dtype=torch.float64)
+        change[rows, cols] = values.double()
+        return images + self.inverse(change, tuple(images.shape[1:])).to(images.dtype)
+
     def pullback(self, pixel_gradients: torch.Tensor) -> torch.Tensor:
         """Gradients with respect to the pixels (M, C, H, W) -> with respect to the coefficients (M, M_P)."""
         check_images(pixel_gradients, "pixel_gradients")
@@ -111,6 +122,42 @@ class HaarDomain(Domain):
     def _inverse(self, arrays, size):
         return inverse_haar2d(arrays, self.levels, size)
 
+    def add_coefficients(self, images, rows, cols, values):
+        """Each Haar basis function is +-1/s on one aligned s x s block (s = 2**level): the changed
+        coefficients are added to their blocks directly, and every other pixel stays bit-identical (no
+        round trip through the transform). Exact; memory of the changed blocks only."""
+        out = images.clone(memory_format=torch.contiguous_format)
+        channels, height, width = images.shape[1:]
+        _, ph, pw = self.coefficient_shape(tuple(images.shape[1:]))
+        channel, position = cols // (ph * pw), cols % (ph * pw)
+        i, j = position // pw, position % pw
+        level = torch.full_like(i, self.levels)  # the coarse approximation
+        for lv in range(self.levels, 0, -1):  # a detail of level lv lies outside the level-lv approximation
+            detail = (i < ph >> (lv - 1)) & (j < pw >> (lv - 1)) & ((i >= ph >> lv) | (j >= pw >> lv))
+            level = torch.where(detail, lv, level)
+        flat = out.view(-1)
+        for lv in range(1, self.levels + 1):
+            mine = level == lv
+            if not bool(mine.any()):
+                continue
+            side = 2**lv
+            low_i, low_j = i[mine] >= ph >> lv, j[mine] >= pw >> lv  # H and D rows, V and D columns
+            r = i[mine] - (ph >> lv) * low_i
+            q = j[mine] - (pw >> lv) * low_j
+            dy = torch.arange(side)
+            row_sign = torch.where(low_i[:, None] & (dy[None, :] >= side // 2), -1.0, 1.0)  # (n, side)
+            col_sign = torch.where(low_j[:, None] & (dy[None, :] >= side // 2), -1.0, 1.0)
+            pattern = row_sign[:, :, None] * col_sign[:, None, :] / side  # (n, side, side)
+            y = (r << lv)[:, None, None] + dy[None, :, None]
+            x = (q << lv)[:, None, None] + dy[None, None, :]
+            keep = (y < height) & (x < width)  # the padding is cropped away
+            n = rows[mine][:, None, None].expand_as(keep)
+            c = channel[mine][:, None, None].expand_as(keep)
+            index = ((n * channels + c) * height + y) * width + x
+            amount = (values[mine].double()[:, None, None] * pattern).to(out.dtype)
+            flat.index_put_((index[keep],), amount[keep], accumulate=True)
+        return out
+
     def coefficient_bound(self, image_shape):
         # an approximation coefficient is a sum of 4**L pixels divided by 2**L; details are smaller
         return float(2**self.levels)
@@ -130,6 +177,11 @@ class PixelDomain(Domain):
 
     def _inverse(self, arrays, size):
         return arrays
+
+    def add_coefficients(self, images, rows, cols, values):
+        out = images.clone(memory_format=torch.contiguous_format)
+        out.view(images.shape[0], -1).index_put_((rows, cols), values.to(out.dtype), accumulate=True)
+        return out
 
     def coefficient_bound(self, image_shape):
         return 1.0

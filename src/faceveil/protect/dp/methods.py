@@ -155,11 +155,28 @@ def _ranks(clean: torch.Tensor, weight_key: torch.Tensor | None, horizon: int) -
         order = torch.sort(weight_key, descending=True, stable=True).indices[:horizon]
         return order[None, :].expand(clean.shape[0], -1)
     if horizon < clean.shape[1]:
-        return torch.topk(clean.abs(), horizon, dim=1, sorted=True).indices
+        return _chunked_topk(clean, horizon)
     bits = clean.abs().float().numpy().view(np.uint32).astype(np.int64)  # order-preserving for floats >= 0
     index = np.arange(clean.shape[1], dtype=np.int64)
     keys = np.sort(((np.int64(0xFFFFFFFF) - bits) << 31) | index[None, :], axis=1)
     return torch.from_numpy(keys & np.int64(2**31 - 1))
+
+
+def _chunked_topk(clean: torch.Tensor, k: int, chunk: int = 2**22) -> torch.Tensor:
+    """Indices (N, k) of the k largest |C| of each row, sorted, with memory bounded by ``chunk`` values at a
+    time (a 12-megapixel photo has 36 M coefficients): each chunk's top k, then the top k of those."""
+    rows = []
+    for row in clean:
+        candidates, positions = [], []
+        for start in range(0, row.numel(), chunk):
+            part = row[start: start + chunk].abs()
+            top = torch.topk(part, min(k, part.numel()), sorted=False)
+            candidates.append(top.values)
+            positions.append(top.indices + start)
+        values, where = torch.cat(candidates), torch.cat(positions)
+        best = torch.topk(values, k, sorted=True).indices
+        rows.append(where[best])
+    return torch.stack(rows)
 
 
 def _inclusion(order: torch.Tensor, index: torch.Tensor | None, n_weighted: int, p: float) -> torch.Tensor:
@@ -240,7 +257,8 @@ def release(clean: torch.Tensor, weights: torch.Tensor, sensitivity: Sensitivity
         bound: B, the largest |coefficient| of a valid image (snapping clamps to [-B, B]).
 
     Returns:
-        Noisy coefficients (N, M_P) float64 and one :class:`DPAccount` per image.
+        The change (rows (T,), cols (T,), values (T,) float64): what was added to coefficient ``cols[t]`` of
+        image ``rows[t]`` (the noise, or snapped minus clean), and one :class:`DPAccount` per image.
     """
     n, m_p = clean.shape
     squared = weights.double().pow(2)
@@ -266,16 +284,15 @@ def release(clean: torch.Tensor, weights: torch.Tensor, sensitivity: Sensitivity
     active = noised & (used > 0)  # a zero scale (a coefficient that moves no feature) adds no noise
     rows = torch.arange(n)[:, None].expand_as(chosen)[active]
     cols, b = chosen[active], used[active]
-    noisy = clean.clone()
     if config.snap:
         if bool((b >= bound).any()):
             raise ValueError(f"snapping is valid only for Laplace scales below the coefficient bound B = {bound:g} "
                              f"(Mironov 2012: lambda < B); these scales reach {float(b.max()):.3g}, where every "
                              "snapped value is -B, 0 or +B and the account would not describe the noise. "
                              "Use a larger eps_0 or no --snap")
-        noisy[rows, cols] = snapped_laplace(clean[rows, cols], b, bound, source)
+        values = snapped_laplace(clean[rows, cols], b, bound, source) - clean[rows, cols]
     else:
-        noisy[rows, cols] = clean[rows, cols] + laplace_noise(b, source)
+        values = laplace_noise(b, source)
     epsilons = allocation_epsilons(squared, variances, delta)
     spent = epsilons.sum(1)
     if not bool(((spent / config.epsilon0 - 1).abs() < 1e-9).all()):
@@ -293,7 +310,7 @@ def release(clean: torch.Tensor, weights: torch.Tensor, sensitivity: Sensitivity
             K=int(k[i]), coefficients=chosen[i][mine].tolist(), scales=used[i][mine].tolist(),
             feature_epsilons=epsilons[i].tolist(), sensitivity=sensitivity_record, noise=described,
             solver=reports[i], expected_image_cost=float(costs[i])))
-    return noisy, accounts
+    return (rows, cols, values), accounts
 
 
 def _feature_count(features, n_features: int | None) -> int | None:
@@ -343,24 +360,28 @@ def protect_dp(images, features: FeatureFn, sensitivity: Sensitivity, config: DP
     bound = domain.coefficient_bound(shape)
     clean = domain.forward(x).double()
     if isinstance(features, Eigenfaces) and shape == features.image_shape:
-        noisy, accounts = release(clean, eigenface_weights(features, domain, m), sensitivity, config, source, bound,
-                                  domain.key())
+        change, accounts = release(clean, eigenface_weights(features, domain, m), sensitivity, config, source, bound,
+                                   domain.key())
     elif hasattr(features, "coefficient_weights"):
         select = None
         if config.rank_by == "magnitude":  # only coefficients that can be ranked high enough need weights
             select = torch.unique(_ranks(clean, None, min(clean.shape[1], rank_horizon(config.p))))
         weights, index = features.coefficient_weights(domain, shape, select)
-        noisy, accounts = release(clean, weights, sensitivity, config, source, bound, domain.key(), index)
+        del select
+        change, accounts = release(clean, weights, sensitivity, config, source, bound, domain.key(), index)
     else:
         feature_fn = features if m is None else (lambda batch: _first_features(features(batch), m))
-        noisy, accounts = clean.clone(), []
+        changes, accounts = [], []
         for i, image in enumerate(x.split(1)):
             weights = coefficient_jacobian(image, feature_fn, domain)[0]
-            noisy[i: i + 1], account = release(clean[i: i + 1], weights, sensitivity, config, source, bound,
-                                               domain.key())
+            (rows, cols, values), account = release(clean[i: i + 1], weights, sensitivity, config, source, bound,
+                                                    domain.key())
+            changes.append((rows + i, cols, values))
             accounts += account
-    protected = domain.inverse(noisy, shape).float()
-    return DPResult(protected.clamp(0, 1) if clamp else protected, accounts)
+        change = tuple(torch.cat(parts) for parts in zip(*changes))
+    del clean
+    protected = domain.add_coefficients(x.float(), *change)  # only the noised coefficients' basis functions
+    return DPResult(protected.clamp_(0, 1) if clamp else protected, accounts)
 
 
 def _first_features(out: torch.Tensor, m: int) -> torch.Tensor:

@@ -33,11 +33,12 @@ from ...data.images import LUMA, to_grey
 from ...data.lfw import LFW
 from ...data.sample import sample_root
 from ...faces.align import FaceAligner
-from ...faces.torch_align import chip_footprint, chip_sampling, face_chips
+from ...faces.torch_align import chip_footprint, chip_sampling, face_chips, first_pyramid_level
 from ...paths import cache_dir
 from ...recognition.base import Embedder
 from ...recognition.pipeline import embed_files
-from .domains import Domain, PixelDomain
+from .domains import Domain, HaarDomain, PixelDomain
+from .wavelet import haar2d_unchecked
 from .features import FeatureFn, coefficient_jacobian
 from .sensitivity import Sensitivity, estimate_sensitivity
 from .eigenfaces import Eigenfaces
@@ -166,6 +167,9 @@ class PhotoFeatures:
         if domain.block is None:  # a global transform (DCT): every coefficient has a weight
             return coefficient_jacobian(torch.zeros(1, *photo_shape), self, domain)[0].float(), None
         size = self.basis.image_shape[1]
+        pyramid = first_pyramid_level(self.landmarks, height, width, size, CHIP_PADDING)
+        if pyramid is not None and isinstance(domain, HaarDomain):
+            return self._haar_through_pyramid(domain, photo_shape, select, pyramid, chunk_bytes)
         footprint = chip_footprint(self.landmarks, height, width, size, CHIP_PADDING)
         if footprint is None:
             raise ValueError("the face chip lies entirely outside the photo")
@@ -202,6 +206,87 @@ class PhotoFeatures:
                                    for ch, (keep, _) in enumerate(keeps)], dim=1))
             del coefficients
         weights, index = torch.cat(rows), torch.cat([indices for _, indices in keeps])
+        order = torch.argsort(index)
+        return weights[:, order], index[order]
+
+    def _haar_through_pyramid(self, domain: HaarDomain, photo_shape: tuple[int, int, int],
+                              select: torch.Tensor | None, pyramid, chunk_bytes: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Haar weights of a face that dlib shrinks through its pyramid, without the photo-sized Jacobian.
+
+        With G = dF/dS1, S1 the crop's first ``pyramid_down`` level (a quarter of the pixels),
+        dF/dP = S1^T G is the 5x5 binomial filter (k/16 per axis) transposed at stride 2, and a level-1 Haar
+        band of it at block (p, q) is ``1/2 sum_ij G[i, j] a_r[p - i] a_c[q - j]`` with the 1-D kernels
+        ``a_s[m] = sum_dy s(dy) k[2m + dy - top] / 16`` (s = (1, 1) for sums, (1, -1) for differences; the crop's
+        corner (left, top) in the photo): small separable filters at stride 1 on G's grid. The coarser levels
+        are the Haar transform of the level-1 approximation. Only the ``select``-ed coefficients are kept.
+        """
+        (left, top, _, _), level_shape, to_chip = pyramid
+        channels, _, _ = photo_shape
+        _, ph, pw = domain.coefficient_shape(tuple(photo_shape))
+        plane, hh, hw = ph * pw, ph // 2, pw // 2
+        rgb_basis = self.basis.image_shape[0] == 3
+        basis_channels = 3 if rgb_basis else 1
+        binomial = [1.0, 4.0, 6.0, 4.0, 1.0]
+
+        def kernel(offset: int, signs: tuple[float, float]) -> dict[int, float]:
+            taps = {}
+            for m in range((offset - 1) // 2 - 1, (offset + 4) // 2 + 2):
+                value = sum(sign * binomial[2 * m + dy - offset] / 16 for dy, sign in enumerate(signs)
+                            if 0 <= 2 * m + dy - offset <= 4)
+                if value:
+                    taps[m] = value
+            return taps
+
+        def filtered(g: torch.Tensor, taps: dict[int, float], axis: int, length: int) -> torch.Tensor:
+            shape = list(g.shape)
+            shape[axis] = length
+            out = g.new_zeros(shape)
+            for m, value in taps.items():
+                lo, hi = max(0, m), min(length, g.shape[axis] + m)
+                if lo < hi:
+                    out.narrow(axis, lo, hi - lo).add_(g.narrow(axis, lo - m, hi - lo), alpha=value)
+            return out
+
+        plus, minus = (1.0, 1.0), (1.0, -1.0)
+        rows = {s: kernel(top, s) for s in (plus, minus)}
+        cols = {s: kernel(left, s) for s in (plus, minus)}
+        wanted = []  # per photo channel: the selected positions inside the channel's plane
+        for ch in range(channels):
+            if select is None:
+                wanted.append(torch.arange(plane))
+            else:
+                wanted.append(select[(select >= ch * plane) & (select < (ch + 1) * plane)] - ch * plane)
+        chunk = max(1, min(self.n_features, chunk_bytes // (4 * 4 * basis_channels * hh * hw)))
+        parts = []
+        for start in range(0, self.n_features, chunk):
+            stop = min(start + chunk, self.n_features)
+            level = torch.zeros(basis_channels, *level_shape, requires_grad=True)
+            out = self.basis.transform(to_chip(level)[None], self.n_features)[:, start:stop]
+            eye = torch.eye(stop - start, dtype=out.dtype)[:, None, :]
+            (g,) = torch.autograd.grad(out, level, grad_outputs=eye, is_grads_batched=True)  # (m, C', h1, w1)
+            by_rows = {s: filtered(g, rows[s], 2, hh) for s in (plus, minus)}
+            band = {(sr, sc): filtered(by_rows[sr], cols[sc], 3, hw) / 2 for sr in (plus, minus) for sc in (plus, minus)}
+            del g, by_rows
+            coarse = band[(plus, plus)]
+            if domain.levels > 1:
+                coarse = haar2d_unchecked(coarse, domain.levels - 1)
+            quadrants = [[coarse, band[(plus, minus)]], [band[(minus, plus)], band[(minus, minus)]]]  # [[LL, V], [H, D]]
+            columns = []
+            for ch, positions in enumerate(wanted):
+                i, j = positions // pw, positions % pw
+                low_i, low_j = i >= hh, j >= hw
+                values = torch.zeros(stop - start, positions.numel())
+                source = ch if rgb_basis else 0
+                for qi in (0, 1):
+                    for qj in (0, 1):
+                        inside = (low_i == bool(qi)) & (low_j == bool(qj))
+                        values[:, inside] = quadrants[qi][qj][:, source, i[inside] - qi * hh, j[inside] - qj * hw]
+                factor = 1.0 if rgb_basis or channels == 1 else LUMA[ch]
+                columns.append(values * factor)
+            parts.append(torch.cat(columns, dim=1))
+            del band, coarse, quadrants
+        index = torch.cat([positions + ch * plane for ch, positions in enumerate(wanted)])
+        weights = torch.cat(parts)
         order = torch.argsort(index)
         return weights[:, order], index[order]
 
