@@ -71,8 +71,10 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
     """Convert a float tensor (N, C, H, W) in [0, 1] to uint8 arrays (N, H, W, C), rounding to nearest."""
     if images.ndim != 4:
         raise ValueError(f"expected a tensor of shape (N, C, H, W), got {tuple(images.shape)}")
-    out = images.detach().clamp(0, 1).mul(255.0).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-    return np.ascontiguousarray(out)  # dlib's bindings refuse strided arrays
+    scaled = images.detach().clamp(0, 1)  # one float temporary, then in place (a 12-megapixel photo: 144 MB)
+    out = scaled.mul_(255.0).round_().to(torch.uint8)
+    del scaled
+    return np.ascontiguousarray(out.permute(0, 2, 3, 1).cpu().numpy())  # dlib's bindings refuse strided arrays
 
 
 def to_grey(images: torch.Tensor) -> torch.Tensor:
@@ -83,10 +85,14 @@ def to_grey(images: torch.Tensor) -> torch.Tensor:
     return (images * images.new_tensor(LUMA)[:, None, None]).sum(1, keepdim=True)
 
 
-def save_png(image: torch.Tensor, path: str | Path) -> Path:
-    """Write one image (C, H, W) in [0, 1] as an 8-bit PNG (grey for C = 1), creating its folder."""
-    array = to_uint8(image[None])[0]
+def save_png(image: torch.Tensor | np.ndarray, path: str | Path) -> Path:
+    """Write one image as an 8-bit PNG (grey for one channel), creating its folder: a float tensor
+    (C, H, W) in [0, 1], or a uint8 array (H, W, C) written as it is."""
+    array = image if isinstance(image, np.ndarray) else to_uint8(image[None])[0]
+    if array.dtype != np.uint8 or array.ndim != 3:
+        raise ValueError(f"expected a uint8 array (H, W, C), got {array.dtype} {array.shape}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(array[:, :, 0] if array.shape[2] == 1 else array).save(path)
+    # zlib level 1: a third of the default's time (1 s for 12 megapixels), files about 10 % larger, lossless
+    Image.fromarray(array[:, :, 0] if array.shape[2] == 1 else array).save(path, compress_level=1)
     return path

@@ -245,16 +245,17 @@ def _allocate(config: DPConfig, squared: torch.Tensor, delta: torch.Tensor,
 
 
 def release(clean: torch.Tensor, weights: torch.Tensor, sensitivity: Sensitivity, config: DPConfig,
-            source: NoiseSource, bound: float, domain_key: str, index: torch.Tensor | None = None
-            ) -> tuple[torch.Tensor, list[DPAccount]]:
+            source: NoiseSource, bound: float, domain_key: str, index: torch.Tensor | None = None,
+            order: torch.Tensor | None = None) -> tuple[tuple[torch.Tensor, ...], list[DPAccount]]:
     """Algorithm 1 on a batch of coefficient vectors that share one set of weights, vectorised.
 
     Args:
-        clean: coefficients (N, M_P) float64 in the domain's natural order.
+        clean: coefficients (N, M_P) (float32 or float64) in the domain's natural order.
         weights: w = dF/dC (M_F, M) of the weighted coefficients, natural order: all M_P of them, or
             the M listed by ``index`` (sorted natural indices; every other coefficient has weight 0,
             e.g. outside the face of a photo).
         bound: B, the largest |coefficient| of a valid image (snapping clamps to [-B, B]).
+        order: the images' top ranks (N, R) if the caller has them already (:func:`_ranks`).
 
     Returns:
         The change (rows (T,), cols (T,), values (T,) float64): what was added to coefficient ``cols[t]`` of
@@ -268,7 +269,8 @@ def release(clean: torch.Tensor, weights: torch.Tensor, sensitivity: Sensitivity
     if config.rank_by == "weight":
         weight_key = squared.sum(0) if index is None else torch.zeros(m_p, dtype=torch.float64).index_copy_(
             0, index, squared.sum(0))
-    order = _ranks(clean, weight_key, horizon)
+    if order is None:
+        order = _ranks(clean, weight_key, horizon)
     P = _inclusion(order, index, squared.shape[1], config.p)
     scales, outside, variances, reports = _allocate(config, squared, delta, P)
     k = torch.from_numpy(geometric_counts(config.p, horizon, n, source))
@@ -290,7 +292,8 @@ def release(clean: torch.Tensor, weights: torch.Tensor, sensitivity: Sensitivity
                              f"(Mironov 2012: lambda < B); these scales reach {float(b.max()):.3g}, where every "
                              "snapped value is -B, 0 or +B and the account would not describe the noise. "
                              "Use a larger eps_0 or no --snap")
-        values = snapped_laplace(clean[rows, cols], b, bound, source) - clean[rows, cols]
+        original = clean[rows, cols].double()
+        values = snapped_laplace(original, b, bound, source) - original
     else:
         values = laplace_noise(b, source)
     epsilons = allocation_epsilons(squared, variances, delta)
@@ -358,17 +361,18 @@ def protect_dp(images, features: FeatureFn, sensitivity: Sensitivity, config: DP
     domain = config.domain()
     shape = tuple(x.shape[1:])
     bound = domain.coefficient_bound(shape)
-    clean = domain.forward(x).double()
+    clean = domain.forward(x)  # in the images' dtype: only the noised coefficients are read back
     if isinstance(features, Eigenfaces) and shape == features.image_shape:
         change, accounts = release(clean, eigenface_weights(features, domain, m), sensitivity, config, source, bound,
                                    domain.key())
     elif hasattr(features, "coefficient_weights"):
-        select = None
+        select = order = None
         if config.rank_by == "magnitude":  # only coefficients that can be ranked high enough need weights
-            select = torch.unique(_ranks(clean, None, min(clean.shape[1], rank_horizon(config.p))))
+            order = _ranks(clean, None, min(clean.shape[1], rank_horizon(config.p)))
+            select = torch.unique(order)
         weights, index = features.coefficient_weights(domain, shape, select)
         del select
-        change, accounts = release(clean, weights, sensitivity, config, source, bound, domain.key(), index)
+        change, accounts = release(clean, weights, sensitivity, config, source, bound, domain.key(), index, order)
     else:
         feature_fn = features if m is None else (lambda batch: _first_features(features(batch), m))
         changes, accounts = [], []

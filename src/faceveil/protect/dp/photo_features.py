@@ -217,8 +217,9 @@ class PhotoFeatures:
         dF/dP = S1^T G is the 5x5 binomial filter (k/16 per axis) transposed at stride 2, and a level-1 Haar
         band of it at block (p, q) is ``1/2 sum_ij G[i, j] a_r[p - i] a_c[q - j]`` with the 1-D kernels
         ``a_s[m] = sum_dy s(dy) k[2m + dy - top] / 16`` (s = (1, 1) for sums, (1, -1) for differences; the crop's
-        corner (left, top) in the photo): small separable filters at stride 1 on G's grid. The coarser levels
-        are the Haar transform of the level-1 approximation. Only the ``select``-ed coefficients are kept.
+        corner (left, top) in the photo): small separable filters at stride 1 on G's grid. The level-1
+        approximation is filtered densely and the coarser levels are its Haar transform; the level-1 details
+        are computed only where ``select``-ed (at most 4 x 4 taps of G each).
         """
         (left, top, _, _), level_shape, to_chip = pyramid
         channels, _, _ = photo_shape
@@ -256,35 +257,44 @@ class PhotoFeatures:
                 wanted.append(torch.arange(plane))
             else:
                 wanted.append(select[(select >= ch * plane) & (select < (ch + 1) * plane)] - ch * plane)
-        chunk = max(1, min(self.n_features, chunk_bytes // (4 * 4 * basis_channels * hh * hw)))
+        chunk = max(1, min(self.n_features, chunk_bytes // (4 * 3 * basis_channels * hh * hw)))
+        level = torch.zeros(basis_channels, *level_shape, requires_grad=True)
+        out = self.basis.transform(to_chip(level)[None], self.n_features)  # one graph for every chunk
         parts = []
         for start in range(0, self.n_features, chunk):
             stop = min(start + chunk, self.n_features)
-            level = torch.zeros(basis_channels, *level_shape, requires_grad=True)
-            out = self.basis.transform(to_chip(level)[None], self.n_features)[:, start:stop]
-            eye = torch.eye(stop - start, dtype=out.dtype)[:, None, :]
-            (g,) = torch.autograd.grad(out, level, grad_outputs=eye, is_grads_batched=True)  # (m, C', h1, w1)
-            by_rows = {s: filtered(g, rows[s], 2, hh) for s in (plus, minus)}
-            band = {(sr, sc): filtered(by_rows[sr], cols[sc], 3, hw) / 2 for sr in (plus, minus) for sc in (plus, minus)}
-            del g, by_rows
-            coarse = band[(plus, plus)]
+            eye = torch.zeros(stop - start, 1, self.n_features, dtype=out.dtype)
+            eye[torch.arange(stop - start), 0, torch.arange(start, stop)] = 1
+            (g,) = torch.autograd.grad(out, level, grad_outputs=eye, is_grads_batched=True,
+                                       retain_graph=stop < self.n_features)  # (m, C', h1, w1)
+            # the level-1 approximation densely (the coarser levels are its Haar transform) ...
+            coarse = filtered(filtered(g, rows[plus], 2, hh), cols[plus], 3, hw) / 2
             if domain.levels > 1:
                 coarse = haar2d_unchecked(coarse, domain.levels - 1)
-            quadrants = [[coarse, band[(plus, minus)]], [band[(minus, plus)], band[(minus, minus)]]]  # [[LL, V], [H, D]]
             columns = []
             for ch, positions in enumerate(wanted):
                 i, j = positions // pw, positions % pw
                 low_i, low_j = i >= hh, j >= hw
-                values = torch.zeros(stop - start, positions.numel())
                 source = ch if rgb_basis else 0
-                for qi in (0, 1):
-                    for qj in (0, 1):
-                        inside = (low_i == bool(qi)) & (low_j == bool(qj))
-                        values[:, inside] = quadrants[qi][qj][:, source, i[inside] - qi * hh, j[inside] - qj * hw]
+                values = torch.zeros(stop - start, positions.numel())
+                top_left = ~low_i & ~low_j
+                values[:, top_left] = coarse[:, source, i[top_left], j[top_left]]
+                # ... and the level-1 details only where selected: at most 4 x 4 taps of G each
+                for detail, (sr, sc) in ((~low_i & low_j, (plus, minus)), (low_i & ~low_j, (minus, plus)),
+                                         (low_i & low_j, (minus, minus))):
+                    p, q = i[detail] - hh * low_i[detail], j[detail] - hw * low_j[detail]
+                    total = torch.zeros(stop - start, p.numel())
+                    for m, row_tap in rows[sr].items():
+                        for n, col_tap in cols[sc].items():
+                            gi, gj = p - m, q - n
+                            valid = (gi >= 0) & (gi < g.shape[2]) & (gj >= 0) & (gj < g.shape[3])
+                            taps = g[:, source, gi.clamp(0, g.shape[2] - 1), gj.clamp(0, g.shape[3] - 1)]
+                            total += taps * (valid * (row_tap * col_tap / 2))
+                    values[:, detail] = total
                 factor = 1.0 if rgb_basis or channels == 1 else LUMA[ch]
                 columns.append(values * factor)
             parts.append(torch.cat(columns, dim=1))
-            del band, coarse, quadrants
+            del g, coarse
         index = torch.cat([positions + ch * plane for ch, positions in enumerate(wanted)])
         weights = torch.cat(parts)
         order = torch.argsort(index)

@@ -63,7 +63,11 @@ def _analysis(x: torch.Tensor, levels: int) -> torch.Tensor:
     ll, h, v, d = _split(x)
     if levels > 1:
         ll = _analysis(ll, levels - 1)
-    return torch.cat((torch.cat((ll, v), dim=-1), torch.cat((h, d), dim=-1)), dim=-2)
+    # the four blocks written into one array (differentiable slice copies; no half-size concatenations)
+    out = x.new_empty(x.shape)
+    hh, ww = ll.shape[-2:]
+    out[..., :hh, :ww], out[..., :hh, ww:], out[..., hh:, :ww], out[..., hh:, ww:] = ll, v, h, d
+    return out
 
 
 def _synthesis(c: torch.Tensor, levels: int) -> torch.Tensor:
