@@ -24,7 +24,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         "dp", help="audit a DP mechanism: a lower bound on its real eps from many releases",
         description="Release two neighbouring face chips many times and bound the eps of the mechanism from below "
                     "with distinguishing tests on the released pixels and eigenface features (docs/dp.md).")
-    a.add_argument("photos", nargs="+", help="two photos of different people (seed 004's methods) or one (dp-pix)")
+    a.add_argument("photos", nargs="+", help="two photos of different people (RDP methods, Pixel-DP, DCT-DP) or one (dp-pix)")
     a.add_argument("--method", choices=AUDITED_METHODS, required=True)
     a.add_argument("--epsilon", type=POSITIVE_FLOAT, required=True, help="the eps the mechanism claims")
     a.add_argument("--releases", type=int_at_least(10), default=1000,
@@ -33,7 +33,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     a.add_argument("--confidence", type=float_in(0, 1, open_low=True, open_high=True), default=0.95)
     a.add_argument("--basis", default=None, help="eigenface basis .npz (default: fitted on the embedded LFW sample)")
     a.add_argument("--sensitivity", choices=("range", "estimated"), default="range",
-                   help="seed 004: the Delta_i the mechanism is calibrated with")
+                   help="RDP methods: the Delta_i the mechanism is calibrated with")
     a.add_argument("--p", type=float_in(0, 1, open_low=True, open_high=True), default=0.02)
     a.add_argument("--levels", type=int_at_least(1), default=3)
     a.add_argument("--block", type=int_at_least(1), default=16, help="dp-pix: block side")

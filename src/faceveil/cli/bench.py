@@ -233,7 +233,7 @@ BENCHES = {
     "dp-privacy": ("dp_privacy", _dp_privacy, "what the DP mechanisms guarantee: audited eps, and DP-Pix against RDP",
                    "The privacy auditor's lower bound on eps beside every method's claim, and the privacy/utility "
                    "frontier on LFW photos: the dlib judge's rank-1 and TAR on protected probes, PSNR and SSIM, for "
-                   "DP-Pix (a proven mechanism) and seed 004's RDP methods."),
+                   "DP-Pix (a proven mechanism) and the RDP methods (Ou et al.)."),
     "dp-speed": ("dp_speed", _dp_speed, "speed and memory of the DP mechanisms beside a reference tree and diffprivlib",
                  "protect_dp images/s per method (112x112 grey, one thread), the command line's images/s on LFW "
                  "photos and a 12-megapixel photo's time and peak memory, each in a fresh process, beside an older "

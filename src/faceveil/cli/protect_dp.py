@@ -32,16 +32,16 @@ def register(sub) -> None:
     from .protect import add_common
 
     dp = sub.add_parser(
-        "dp", help="differential privacy: DP-Pix (proven), and seed 004's RDP, Pixel-DP, DCT-DP",
+        "dp", help="differential privacy: DP-Pix (proven), and RDP (Ou et al.), Pixel-DP, DCT-DP",
         description="Release noisy copies of face photos: DP-Pix (Fan 2018; eps-DP for neighbours that differ in "
-                    "up to m pixels, exact sampler) or seed 004's Laplace noise on eigenface features (RDP "
+                    "up to m pixels, exact sampler) or Ou et al.'s Laplace noise on eigenface features (RDP "
                     "and its baselines; the privacy auditor refutes their claim, docs/dp.md). One PNG and one "
                     "sidecar per photo; see docs/dp.md for what the sidecar holds.")
     dp.add_argument("--method", choices=DP_METHODS, required=True)
     dp.add_argument("--epsilon", type=POSITIVE_FLOAT, required=True,
-                    help="privacy budget of each release: eps_0 of the feature vector (seed 004) or eps (dp-pix)")
+                    help="privacy budget of each release: eps_0 of the feature vector (RDP methods) or eps (dp-pix)")
     dp.add_argument("--p", type=float_in(0, 1, open_low=True, open_high=True), default=0.02,
-                    help="seed 004: geometric parameter of K, in (0, 1) (default 0.02)")
+                    help="RDP methods: geometric parameter of K, in (0, 1) (default 0.02)")
     dp.add_argument("--block", type=int_at_least(1), default=16, help="dp-pix: block side in pixels (default 16)")
     dp.add_argument("--neighbour-pixels", type=int_at_least(1), default=16,
                     help="dp-pix: m, neighbours are photos that differ in up to m pixels (default 16)")
@@ -51,17 +51,17 @@ def register(sub) -> None:
                             "(never written to any output)")
     noise.add_argument("--secure", action="store_true", help="noise from os.urandom (the default without --seed)")
     dp.add_argument("--snap", action="store_true",
-                    help="seed 004: Mironov's snapping mechanism (refused where a scale exceeds the coefficient bound)")
+                    help="RDP methods: Mironov's snapping mechanism (refused where a scale exceeds the coefficient bound)")
     dp.add_argument("--basis", default=None,
-                    help="seed 004: eigenface basis .npz (dlib chips, padding 0.25); default: fitted on the embedded "
+                    help="RDP methods: eigenface basis .npz (dlib chips, padding 0.25); default: fitted on the embedded "
                          "LFW sample")
     dp.add_argument("--sensitivity", choices=SENSITIVITIES, default="range",
-                    help="seed 004: range (the proven worst case over all images, default) or estimated (the "
+                    help="RDP methods: range (the proven worst case over all images, default) or estimated (the "
                          "seed's: the largest change seen between the basis' people, too small for others)")
     dp.add_argument("--features", type=int_at_least(1), default=None,
-                    help="seed 004: M_F, the eigenface features protected (default: all)")
-    dp.add_argument("--levels", type=int_at_least(1), default=3, help="seed 004: Haar levels of the RDP methods")
-    dp.add_argument("--rank-by", choices=DP_RANKINGS, default="magnitude", help="seed 004: ranking of the coefficients")
+                    help="RDP methods: M_F, the eigenface features protected (default: all)")
+    dp.add_argument("--levels", type=int_at_least(1), default=3, help="RDP methods: Haar levels of the RDP methods")
+    dp.add_argument("--rank-by", choices=DP_RANKINGS, default="magnitude", help="RDP methods: ranking of the coefficients")
     dp.add_argument("--identity-map", default=None,
                     help="CSV file of 'path,identity' lines: whose photo each input is (default: the name of the "
                          "folder holding it, one folder per person)")

@@ -142,20 +142,24 @@ class HaarDomain(Domain):
                 continue
             side = 2**lv
             low_i, low_j = i[mine] >= ph >> lv, j[mine] >= pw >> lv  # H and D rows, V and D columns
-            r = i[mine] - (ph >> lv) * low_i
-            q = j[mine] - (pw >> lv) * low_j
-            dy = torch.arange(side)
-            row_sign = torch.where(low_i[:, None] & (dy[None, :] >= side // 2), -1.0, 1.0)  # (n, side)
-            col_sign = torch.where(low_j[:, None] & (dy[None, :] >= side // 2), -1.0, 1.0)
-            pattern = row_sign[:, :, None] * col_sign[:, None, :] / side  # (n, side, side)
-            y = (r << lv)[:, None, None] + dy[None, :, None]
-            x = (q << lv)[:, None, None] + dy[None, None, :]
-            keep = (y < height) & (x < width)  # the padding is cropped away
-            n = rows[mine][:, None, None].expand_as(keep)
-            c = channel[mine][:, None, None].expand_as(keep)
-            index = ((n * channels + c) * height + y) * width + x
-            amount = (values[mine].double()[:, None, None] * pattern).to(out.dtype)
-            flat.index_put_((index[keep],), amount[keep], accumulate=True)
+            top = (i[mine] - (ph >> lv) * low_i) << lv
+            left = (j[mine] - (pw >> lv) * low_j) << lv
+            half = torch.arange(side) >= side // 2
+            sign = torch.where(half, -1.0, 1.0)
+            ones = torch.ones(side)
+            # the four patterns [approximation, V, H, D]: +-1/side on the block
+            patterns = torch.stack([torch.outer(r, c) for r, c in ((ones, ones), (ones, sign), (sign, ones),
+                                                                   (sign, sign))]) / side
+            band = low_i.long() * 2 + low_j.long()
+            base = ((rows[mine] * channels + channel[mine]) * height + top) * width + left
+            offsets = torch.arange(side)[:, None] * width + torch.arange(side)[None, :]
+            index = base[:, None, None] + offsets
+            amount = values[mine].double()[:, None, None] * patterns[band]
+            if int((top + side).max()) > height or int((left + side).max()) > width:  # blocks in the padding
+                dy = torch.arange(side)
+                keep = ((top[:, None, None] + dy[None, :, None]) < height) & ((left[:, None, None] + dy[None, None, :]) < width)
+                index, amount = index[keep], amount[keep]
+            flat.index_put_((index.reshape(-1),), amount.reshape(-1).to(out.dtype), accumulate=True)
         return out
 
     def coefficient_bound(self, image_shape):

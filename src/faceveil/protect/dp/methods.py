@@ -233,7 +233,8 @@ def _allocate(config: DPConfig, squared: torch.Tensor, delta: torch.Tensor,
         return scales, outside, scales.pow(2) * P, [None] * n
     if bool((P > 0).all()):
         u, report = _shared_lmgd(squared, delta, config)
-        variances, reports = u[None, :].expand_as(P), [report] * n
+        scales = torch.sqrt(u)[None, :] / torch.sqrt(P)  # P > 0 everywhere: no zero division
+        return scales, outside, u[None, :].expand_as(P), [report] * n
     else:  # some coefficients lie past the rank horizon in some image: one problem per image
         profile = na_profile(squared, delta).pow(2)
         solved = [lmgd_solve(squared, delta, config.epsilon0, profile * (row > 0), config.lmgd_step,
@@ -296,7 +297,10 @@ def release(clean: torch.Tensor, weights: torch.Tensor, sensitivity: Sensitivity
         values = snapped_laplace(original, b, bound, source) - original
     else:
         values = laplace_noise(b, source)
-    epsilons = allocation_epsilons(squared, variances, delta)
+    if variances.stride(0) == 0:  # one solution shared by every image: its budgets are too
+        epsilons = allocation_epsilons(squared, variances[:1], delta).expand(n, -1)
+    else:
+        epsilons = allocation_epsilons(squared, variances, delta)
     spent = epsilons.sum(1)
     if not bool(((spent / config.epsilon0 - 1).abs() < 1e-9).all()):
         raise ValueError(f"epsilon0 = {config.epsilon0!r} is outside what float64 arithmetic can account for with "
