@@ -20,6 +20,12 @@ around them.
   budget exactly after one rescaling, ``b <- b eps(b) / eps_0`` (:func:`meet_budget`); faceveil uses it
   for every allocation, which makes ``sum_i eps_i = eps_0`` hold to rounding error.
 
+The release (:func:`~faceveil.protect.dp.methods.release`) works in *natural* coefficient order for a
+whole batch: P (N, M) holds each coefficient's pi of its rank in each image, and every sum over ranks
+becomes a matrix product with P (:func:`uniform_allocation`, :func:`profile_allocation`,
+:func:`allocation_epsilons`; LMGD needs no ranking at all, :func:`lmgd_solve`). The ranked forms below are
+the same functions with P = pi.
+
 Allocations (all return b (M_P,) float64):
 
 * :func:`uniform_scales` (RDP of Definition 4, Pixel-DP, DCT-DP): one scale b_W for all coefficients,
