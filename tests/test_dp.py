@@ -55,7 +55,7 @@ def ranked(sample, basis):
     """Weights against the ranked Haar coefficients of the first crop, and the sensitivities."""
     domain = make_domain("haar", 3)
     weights = eigenface_weights(basis, domain)
-    order = rank_order(domain.forward(sample[0][:1])[0], weights)
+    order = rank_order(domain.forward(sample[0][:1])[0])
     return weights[:, order], basis.sensitivity.head(12)
 
 
@@ -168,10 +168,11 @@ def test_autograd_weights_of_a_network_are_its_jacobian():
 def test_ranking_by_magnitude_and_by_weight():
     c = torch.tensor([0.1, -3.0, 2.0, 0.0])
     w = torch.tensor([[1.0, 0.0, 2.0, 3.0]])
-    assert rank_order(c, w).tolist() == [1, 2, 0, 3]
-    assert rank_order(c, w, "weight").tolist() == [3, 2, 0, 1]
-    with pytest.raises(ValueError, match="rank_by"):
-        rank_order(c, w, "size")
+    assert rank_order(c).tolist() == [1, 2, 0, 3]
+    assert rank_order(c, w.pow(2).sum(0)).tolist() == [3, 2, 0, 1]
+    assert rank_order(c, horizon=2).tolist() == [1, 2]
+    with pytest.raises(ValueError, match="weight key"):
+        rank_order(c, w)
 
 
 # ------------------------------------------------------------------------------------------------

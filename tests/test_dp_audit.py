@@ -260,12 +260,12 @@ def test_audit_command_writes_its_bound(tmp_path, capsys):
 
 
 def test_the_packed_key_ranking_is_the_stable_ranking_by_magnitude():
-    from faceveil.protect.dp.methods import _ranks
+    from faceveil.protect.dp.features import rank_order
 
     clean = torch.randn(4, 500, dtype=torch.float64).round(decimals=1)  # many ties
     stable = torch.sort(clean.abs().float(), dim=1, descending=True, stable=True).indices
-    assert torch.equal(_ranks(clean, None, 500), stable)
-    top = _ranks(clean, None, 20)
+    assert torch.equal(rank_order(clean), stable)
+    top = rank_order(clean, horizon=20)
     assert torch.equal(clean.abs().gather(1, top), clean.abs().gather(1, stable[:, :20]))  # same magnitudes
 
 

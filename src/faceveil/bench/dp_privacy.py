@@ -137,8 +137,8 @@ def frontier(args, basis, root) -> tuple[list[dict], dict]:
     rows = []
     for method, epsilon in settings:
         t0 = time.perf_counter()
-        released = probes if method == "clean" else [
-            release_photo(method, epsilon, p, marks, basis, sensitivity, args, source) for p, marks in zip(probes, landmarks)]
+        released = probes if method == "clean" else [release_photo(method, epsilon, p, marks, basis, sensitivity, args,
+                                                                   source) for p, marks in zip(probes, landmarks)]
         scores = embed(released) @ gallery.T  # cosines of unit embeddings (N probes, N gallery)
         own = scores.diagonal()
         rank1 = float((scores.argmax(1) == torch.arange(len(people))).double().mean())
@@ -150,7 +150,8 @@ def frontier(args, basis, root) -> tuple[list[dict], dict]:
                      "unchanged_pixels": float(np.mean([(r == p).all(axis=2).mean() for r, p in zip(released, probes)])),
                      "seconds": time.perf_counter() - t0})
         r = rows[-1]
-        print(f"  frontier {method:8s} eps {epsilon if epsilon is not None else '-':<5}: rank-1 {100 * r['rank1']:5.1f} % "
+        shown = "-" if epsilon is None else epsilon
+        print(f"  frontier {method:8s} eps {shown:<5}: rank-1 {100 * r['rank1']:5.1f} % "
               f"TAR {100 * r['tar']:5.1f} %  PSNR {r['psnr']:5.1f}  SSIM {r['ssim']:.3f}  "
               f"unchanged {100 * r['unchanged_pixels']:5.1f} %", flush=True)
     protocol = {"people": len(people), "gallery": "first photo, clean", "probe": "second photo, protected",

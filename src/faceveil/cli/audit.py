@@ -24,7 +24,8 @@ def register(parser: argparse.ArgumentParser) -> None:
         "dp", help="audit a DP mechanism: a lower bound on its real eps from many releases",
         description="Release two neighbouring face chips many times and bound the eps of the mechanism from below "
                     "with distinguishing tests on the released pixels and eigenface features (docs/dp.md).")
-    a.add_argument("photos", nargs="+", help="two photos of different people (RDP methods, Pixel-DP, DCT-DP) or one (dp-pix)")
+    a.add_argument("photos", nargs="+",
+                   help="two photos of different people (RDP methods, Pixel-DP, DCT-DP) or one (dp-pix)")
     a.add_argument("--method", choices=AUDITED_METHODS, required=True)
     a.add_argument("--epsilon", type=POSITIVE_FLOAT, required=True, help="the eps the mechanism claims")
     a.add_argument("--releases", type=int_at_least(10), default=1000,

@@ -51,7 +51,8 @@ def register(sub) -> None:
                             "(never written to any output)")
     noise.add_argument("--secure", action="store_true", help="noise from os.urandom (the default without --seed)")
     dp.add_argument("--snap", action="store_true",
-                    help="RDP methods: Mironov's snapping mechanism (refused where a scale exceeds the coefficient bound)")
+                    help="RDP methods: Mironov's snapping mechanism (refused where a scale exceeds the coefficient "
+                         "bound)")
     dp.add_argument("--basis", default=None,
                     help="RDP methods: eigenface basis .npz (dlib chips, padding 0.25); default: fitted on the embedded "
                          "LFW sample")
@@ -61,7 +62,8 @@ def register(sub) -> None:
     dp.add_argument("--features", type=int_at_least(1), default=None,
                     help="RDP methods: M_F, the eigenface features protected (default: all)")
     dp.add_argument("--levels", type=int_at_least(1), default=3, help="RDP methods: Haar levels of the RDP methods")
-    dp.add_argument("--rank-by", choices=DP_RANKINGS, default="magnitude", help="RDP methods: ranking of the coefficients")
+    dp.add_argument("--rank-by", choices=DP_RANKINGS, default="magnitude",
+                    help="RDP methods: ranking of the coefficients")
     dp.add_argument("--identity-map", default=None,
                     help="CSV file of 'path,identity' lines: whose photo each input is (default: the name of the "
                          "folder holding it, one folder per person)")

@@ -157,7 +157,8 @@ class HaarDomain(Domain):
             amount = values[mine].double()[:, None, None] * patterns[band]
             if int((top + side).max()) > height or int((left + side).max()) > width:  # blocks in the padding
                 dy = torch.arange(side)
-                keep = ((top[:, None, None] + dy[None, :, None]) < height) & ((left[:, None, None] + dy[None, None, :]) < width)
+                keep = (((top[:, None, None] + dy[None, :, None]) < height)
+                        & ((left[:, None, None] + dy[None, None, :]) < width))
                 index, amount = index[keep], amount[keep]
             flat.index_put_((index.reshape(-1),), amount.reshape(-1).to(out.dtype), accumulate=True)
         return out

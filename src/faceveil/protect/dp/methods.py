@@ -21,14 +21,13 @@ import json
 import math
 from dataclasses import asdict, dataclass, field
 
-import numpy as np
 import torch
 
 from ..._checks import check_int, check_open_unit, check_positive, stack_images
 from .domains import Domain, make_domain
 from .budget import (allocation_epsilons, inclusion_probabilities, lmgd_solve, na_profile, profile_allocation,
                      rank_horizon, uniform_allocation)
-from .features import RANKINGS, FeatureFn, coefficient_jacobian, eigenface_weights
+from .features import RANKINGS, FeatureFn, coefficient_jacobian, eigenface_weights, rank_order
 from .noise import NoiseSource, geometric_counts, laplace_noise, snapped_laplace
 from .sensitivity import Sensitivity
 from .eigenfaces import Eigenfaces
@@ -52,7 +51,7 @@ class DPConfig:
         epsilon0: total privacy budget eps_0 of the feature vector, finite and > 0.
         p: parameter of the geometric number K (mean 1/p), in (0, 1); the seed uses 0.02.
         levels: Haar decomposition levels (RDP methods).
-        rank_by: ``"magnitude"`` (Algorithm 1) or ``"weight"`` (see :func:`rank_order`).
+        rank_by: ``"magnitude"`` (Algorithm 1) or ``"weight"`` (see :func:`~faceveil.protect.dp.features.rank_order`).
         snap: add the noise with Mironov's snapping mechanism (see :mod:`faceveil.protect.dp.noise`).
         lmgd_step, lmgd_tolerance, lmgd_max_iterations: RDP-LMGD's eta, delta and iteration cap.
     """
@@ -144,41 +143,6 @@ class DPResult:
     accounts: list[DPAccount] = field(default_factory=list)
 
 
-def _ranks(clean: torch.Tensor, weight_key: torch.Tensor | None, horizon: int) -> torch.Tensor:
-    """The top ``horizon`` ranks C -> C* of each image (N, R): indices of the coefficients in rank order,
-    by |C| decreasing (Algorithm 1, line 3) or, with ``weight_key`` (M_P,), by weight (one order for
-    every image). A full ranking breaks ties by the natural index (what a stable sort does), at float32
-    resolution of |C|: the magnitude's bits and the index are packed into one int64 key and sorted as
-    values, 10x faster than a stable argsort. Past the horizon only the top ranks are found (``topk``),
-    which is all the accounting needs (:func:`rank_horizon`)."""
-    if weight_key is not None:
-        order = torch.sort(weight_key, descending=True, stable=True).indices[:horizon]
-        return order[None, :].expand(clean.shape[0], -1)
-    if horizon < clean.shape[1]:
-        return _chunked_topk(clean, horizon)
-    bits = clean.abs().float().numpy().view(np.uint32).astype(np.int64)  # order-preserving for floats >= 0
-    index = np.arange(clean.shape[1], dtype=np.int64)
-    keys = np.sort(((np.int64(0xFFFFFFFF) - bits) << 31) | index[None, :], axis=1)
-    return torch.from_numpy(keys & np.int64(2**31 - 1))
-
-
-def _chunked_topk(clean: torch.Tensor, k: int, chunk: int = 2**22) -> torch.Tensor:
-    """Indices (N, k) of the k largest |C| of each row, sorted, with memory bounded by ``chunk`` values at a
-    time (a 12-megapixel photo has 36 M coefficients): each chunk's top k, then the top k of those."""
-    rows = []
-    for row in clean:
-        candidates, positions = [], []
-        for start in range(0, row.numel(), chunk):
-            part = row[start: start + chunk].abs()
-            top = torch.topk(part, min(k, part.numel()), sorted=False)
-            candidates.append(top.values)
-            positions.append(top.indices + start)
-        values, where = torch.cat(candidates), torch.cat(positions)
-        best = torch.topk(values, k, sorted=True).indices
-        rows.append(where[best])
-    return torch.stack(rows)
-
-
 def _inclusion(order: torch.Tensor, index: torch.Tensor | None, n_weighted: int, p: float) -> torch.Tensor:
     """P (N, M): the probability pi_k = P(K >= k) that each weighted coefficient is noised, k its rank.
 
@@ -256,7 +220,7 @@ def release(clean: torch.Tensor, weights: torch.Tensor, sensitivity: Sensitivity
             the M listed by ``index`` (sorted natural indices; every other coefficient has weight 0,
             e.g. outside the face of a photo).
         bound: B, the largest |coefficient| of a valid image (snapping clamps to [-B, B]).
-        order: the images' top ranks (N, R) if the caller has them already (:func:`_ranks`).
+        order: the images' top ranks (N, R) if the caller has them already (:func:`rank_order`).
 
     Returns:
         The change (rows (T,), cols (T,), values (T,) float64): what was added to coefficient ``cols[t]`` of
@@ -271,7 +235,7 @@ def release(clean: torch.Tensor, weights: torch.Tensor, sensitivity: Sensitivity
         weight_key = squared.sum(0) if index is None else torch.zeros(m_p, dtype=torch.float64).index_copy_(
             0, index, squared.sum(0))
     if order is None:
-        order = _ranks(clean, weight_key, horizon)
+        order = rank_order(clean, weight_key, horizon)
     P = _inclusion(order, index, squared.shape[1], config.p)
     scales, outside, variances, reports = _allocate(config, squared, delta, P)
     k = torch.from_numpy(geometric_counts(config.p, horizon, n, source))
@@ -372,7 +336,7 @@ def protect_dp(images, features: FeatureFn, sensitivity: Sensitivity, config: DP
     elif hasattr(features, "coefficient_weights"):
         select = order = None
         if config.rank_by == "magnitude":  # only coefficients that can be ranked high enough need weights
-            order = _ranks(clean, None, min(clean.shape[1], rank_horizon(config.p)))
+            order = rank_order(clean, None, min(clean.shape[1], rank_horizon(config.p)))
             select = torch.unique(order)
         weights, index = features.coefficient_weights(domain, shape, select)
         del select

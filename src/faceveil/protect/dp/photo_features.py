@@ -182,7 +182,8 @@ class PhotoFeatures:
         one = domain.window_positions((1, height, width), top0, left0, window)  # one channel's positions
         keeps = []  # per photo channel: which window coefficients are kept, and their natural indices
         for ch in range(channels):
-            wanted = None if select is None else select[(select >= ch * plane) & (select < (ch + 1) * plane)] - ch * plane
+            inside_channel = None if select is None else (select >= ch * plane) & (select < (ch + 1) * plane)
+            wanted = None if select is None else select[inside_channel] - ch * plane
             keep = torch.ones(one.shape, dtype=torch.bool) if wanted is None else torch.isin(one, wanted)
             keeps.append((keep, one[keep] + ch * plane))
         rgb_basis = self.basis.image_shape[0] == 3
@@ -210,7 +211,8 @@ class PhotoFeatures:
         return weights[:, order], index[order]
 
     def _haar_through_pyramid(self, domain: HaarDomain, photo_shape: tuple[int, int, int],
-                              select: torch.Tensor | None, pyramid, chunk_bytes: int) -> tuple[torch.Tensor, torch.Tensor]:
+                              select: torch.Tensor | None, pyramid,
+                              chunk_bytes: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Haar weights of a face that dlib shrinks through its pyramid, without the photo-sized Jacobian.
 
         With G = dF/dS1, S1 the crop's first ``pyramid_down`` level (a quarter of the pixels),
