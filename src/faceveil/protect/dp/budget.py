@@ -17,8 +17,9 @@ around them.
 * Image cost (Definition 5, Eq. 4): ``f(b) = sum_k b_k^2 pi_k``, half the expected squared error of
   the noisy image (the Haar transform is orthonormal).
 * eps(b) is homogeneous of degree -1: ``eps(c b) = eps(b) / c``. So any profile of scales meets the
-  budget exactly after one rescaling, ``b <- b eps(b) / eps_0`` (:func:`meet_budget`); faceveil uses it
-  for every allocation, which makes ``sum_i eps_i = eps_0`` hold to rounding error.
+  budget exactly after one rescaling, ``b <- b eps(b) / eps_0``; faceveil uses it for every allocation
+  (:func:`uniform_allocation`, :func:`profile_allocation`; LMGD's projection step), which makes
+  ``sum_i eps_i = eps_0`` hold to rounding error.
 
 The release (:func:`~faceveil.protect.dp.methods.release`) works in *natural* coefficient order for a
 whole batch: P (N, M) holds each coefficient's pi of its rank in each image, and every sum over ranks
@@ -32,7 +33,7 @@ Allocations (all return b (M_P,) float64):
   ``b_W = sum_i Delta_i / sqrt(sum_k w_ik^2 pi_k) / eps_0``.
 * :func:`na_scales` (RDP-NA, Sec. IV-C1): ``b_k = sum_i (Delta_i / |w_ik|) / (eps_0 sqrt(sum_k pi_k))``,
   from Eq. (5) with every weighted scale w_ik b_k replaced by one average. The closed form does not
-  meet the budget (it assumes what it approximates), so it is followed by :func:`meet_budget`.
+  meet the budget (it assumes what it approximates), so it is rescaled as above.
 * :func:`lmgd_scales` (RDP-LMGD, Sec. IV-C2): iterative solution of the Lagrange conditions (Eq. 5).
 """
 
@@ -93,16 +94,6 @@ def feature_epsilons(weights: torch.Tensor, scales: torch.Tensor, sensitivity: t
 def image_cost(scales: torch.Tensor, p: float) -> float:
     """f(b) = sum_k b_k^2 pi_k (Eq. 4): half the expected squared error the noise adds to the image."""
     return float((scales.double().pow(2) * inclusion_probabilities(p, scales.numel())).sum())
-
-
-def meet_budget(weights: torch.Tensor, scales: torch.Tensor, sensitivity: torch.Tensor, p: float,
-                epsilon0: float) -> torch.Tensor:
-    """Rescale b so that eps(b) = eps_0 exactly (eps is homogeneous of degree -1 in b)."""
-    total = float(feature_epsilons(weights, scales, sensitivity, p).sum())
-    if not math.isfinite(total) or total <= 0:
-        raise ValueError("these scales give no noise to some feature (a feature the noised coefficients "
-                         "cannot move has an infinite budget)")
-    return scales.double() * (total / epsilon0)
 
 
 def _budget_factor(total: torch.Tensor, epsilon0: float) -> torch.Tensor:
