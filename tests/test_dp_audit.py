@@ -291,3 +291,14 @@ def test_a_sparse_coefficient_change_adds_exactly_its_basis_functions(name, leve
     dense[rows, cols] += values
     expected = domain.inverse(dense, tuple(x.shape[1:]))
     assert torch.allclose(domain.add_coefficients(x, rows, cols, values), expected, atol=1e-12)
+
+
+def test_release_photo_keeps_grey_and_needs_a_basis_for_seed_004(chips_and_basis):
+    from faceveil.protect.dp.photos import release_photo
+
+    chips, basis = chips_and_basis
+    grey = chips[0]  # (32, 32, 1) uint8
+    released, account = release_photo(grey, PixelizationConfig(1.0, 8, 4), NoiseSource(seed=0))
+    assert released.shape == grey.shape and released.dtype == np.uint8 and account is None
+    with pytest.raises(ValueError, match="need a basis"):
+        release_photo(grey, DPConfig("rdp", 1.0), NoiseSource(seed=0))

@@ -40,10 +40,11 @@ from ..data.lfw import LFW
 from ..data.sample import sample_root
 from ..eval.quality import psnr, ssim
 from ..faces.align import FaceAligner
-from ..protect.dp.methods import DPConfig, protect_dp
+from ..protect.dp.methods import DPConfig
 from ..protect.dp.noise import NoiseSource
-from ..protect.dp.photo_features import PhotoFeatures, lfw_eigenfaces, sample_eigenfaces
-from ..protect.dp.pixelization import PixelizationConfig, dp_pixelize
+from ..protect.dp.photo_features import lfw_eigenfaces, sample_eigenfaces
+from ..protect.dp.photos import release_photo
+from ..protect.dp.pixelization import PixelizationConfig
 from ..provenance import provenance
 from ..recognition.dlib_native import DlibEmbedder
 from ..report.io import write_json
@@ -105,16 +106,6 @@ def audit_table(rows: list[dict]) -> list[dict]:
     return table
 
 
-def release_photo(method: str, epsilon: float, photo: np.ndarray, landmarks, basis, sensitivity, args,
-                  source: NoiseSource) -> np.ndarray:
-    """One release (H, W, 3) uint8 of an RGB photo, as ``faceveil protect dp`` makes it."""
-    if method == "dp-pix":
-        return dp_pixelize(photo[None], PixelizationConfig(epsilon, args.block, args.neighbour_pixels), source)[0]
-    result = protect_dp(to_tensor([photo]), PhotoFeatures(basis, landmarks), sensitivity, DPConfig(method, epsilon),
-                        generator=source.generator)
-    return to_uint8(result.images)[0]
-
-
 def frontier(args, basis, root) -> tuple[list[dict], dict]:
     """Rank-1, TAR and image quality of protected probes, per (method, eps), and the protocol."""
     people = people_with_photos(root, 2)
@@ -137,8 +128,11 @@ def frontier(args, basis, root) -> tuple[list[dict], dict]:
     rows = []
     for method, epsilon in settings:
         t0 = time.perf_counter()
-        released = probes if method == "clean" else [release_photo(method, epsilon, p, marks, basis, sensitivity, args,
-                                                                   source) for p, marks in zip(probes, landmarks)]
+        mechanism = None if method == "clean" else (
+            PixelizationConfig(epsilon, args.block, args.neighbour_pixels) if method == "dp-pix"
+            else DPConfig(method, epsilon))
+        released = probes if mechanism is None else [release_photo(p, mechanism, source, marks, basis, sensitivity)[0]
+                                                     for p, marks in zip(probes, landmarks)]
         scores = embed(released) @ gallery.T  # cosines of unit embeddings (N probes, N gallery)
         own = scores.diagonal()
         rank1 = float((scores.argmax(1) == torch.arange(len(people))).double().mean())

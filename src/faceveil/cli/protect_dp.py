@@ -140,14 +140,15 @@ def run_dp(args) -> int:
     from .. import __version__
     from ..data.chips import ChipSpec
     from ..data.folders import expand_inputs
-    from ..data.images import load_rgb, save_png, to_grey, to_tensor, to_uint8
+    from ..data.images import load_rgb, save_png, to_tensor
     from ..provenance import provenance
     from ..protect.dp.eigenfaces import Eigenfaces
     from ..protect.dp.ledger import Ledger
-    from ..protect.dp.methods import DPConfig, protect_dp
+    from ..protect.dp.methods import DPConfig
     from ..protect.dp.noise import NoiseSource
-    from ..protect.dp.photo_features import PhotoFeatures, sample_eigenfaces
-    from ..protect.dp.pixelization import PixelizationConfig, dp_pixelize
+    from ..protect.dp.photo_features import sample_eigenfaces
+    from ..protect.dp.photos import release_photo
+    from ..protect.dp.pixelization import PixelizationConfig
     from ..report.io import write_json
     from . import outputs
     from .protect import Report, _path, finish
@@ -201,20 +202,12 @@ def run_dp(args) -> int:
     for path in tqdm(list(faces), desc=f"protect dp ({args.method})", unit="img", disable=args.quiet):
         photo, face, target = load_rgb(path), faces[path], targets[path]
         grey = bool((photo[..., :1] == photo).all())
-        pixels = photo[..., :1] if grey and (pix or basis.image_shape[0] == 1) else photo
-        account = None
         if pix:
-            released = dp_pixelize(pixels[None], pix_config, source)[0]
+            released, account = release_photo(photo[..., :1] if grey else photo, pix_config, source)
         else:
-            image = to_tensor([pixels])
-            features = PhotoFeatures(basis, face.landmarks, n_features)
-            result = protect_dp(image, features, sensitivity, config, generator=source.generator,
-                                secure=source.secure)
-            released, account = to_uint8(result.images)[0], result.accounts[0]
-            if grey and released.shape[2] == 3:  # an RGB basis noised the grey photo in colour: back to grey
-                released = to_uint8(to_grey(result.images))[0]
-            del image, result  # a 12-megapixel photo's float copies: 144 MB each
-        save_png(np.ascontiguousarray(released), target)
+            released, account = release_photo(photo[..., :1] if grey else photo, config, source, face.landmarks,
+                                              basis, sensitivity, n_features)
+        save_png(released, target)
         changed = int((released != photo[..., : released.shape[2]]).any(axis=2).sum())
         rgb = np.repeat(released, 3, axis=2) if grey else released
         similarity = None
