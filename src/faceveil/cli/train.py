@@ -22,6 +22,8 @@ TRAINABLE = {
                 "an optical encoder (MEM-FR or LOEN) end to end with its recognition network"),
     "deconv": ("faceveil.attack.train",
                "the U-Net blind-deconvolution attack on an optical camera, from the faces of training people"),
+    "superres": ("faceveil.restore.superres.train",
+                 "EDSR x4 face hallucination with an identity loss through a frozen recogniser"),
 }
 #: faceveil.data.protocols.PROTOCOLS (checked by the tests)
 PROTOCOLS = ("view2-10fold", "view2-2fold", "view1")

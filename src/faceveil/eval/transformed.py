@@ -32,6 +32,7 @@ from tqdm.auto import tqdm
 
 from .._checks import check_images, check_int, check_positive
 from ..data.chips import judge_view
+from ..data.resample import bicubic_resize, low_resolution_size
 from ..recognition.base import Embedder
 from .identification import identification_protocol, identify
 from .quality import psnr, ssim
@@ -55,15 +56,6 @@ def _check_unit_images(x, name: str) -> torch.Tensor:
     if x.numel() and (x.min() < 0 or x.max() > 1):
         raise ValueError(f"{name} must have values in [0, 1], got range [{float(x.min()):g}, {float(x.max()):g}]")
     return x
-
-
-def _resize(images: torch.Tensor, size) -> torch.Tensor:
-    """Images (N, C, h, w) in [0, 1] resampled to ``size`` (H, W) by antialiased bicubic interpolation,
-    PIL's and MATLAB's (a = -0.5; the kernel widened by the factor when down-sampling), clamped to [0, 1];
-    unchanged at that size. (The judge's view is :func:`faceveil.data.chips.judge_view`, bilinear.)"""
-    if tuple(images.shape[-2:]) == tuple(size):
-        return images
-    return F.interpolate(images, size=tuple(size), mode="bicubic", antialias=True, align_corners=False).clamp(0, 1)
 
 
 def _rgb(images: torch.Tensor) -> torch.Tensor:
@@ -209,12 +201,12 @@ class Downscale(Transform):
             if self.size[0] > height or self.size[1] > width:
                 raise ValueError(f"size {self.size} is larger than the chips ({height}, {width}): not a down-sampling")
             return self.size
-        return tuple(max(1, math.floor(n / self.factor + 0.5)) for n in (height, width))
+        return low_resolution_size(height, width, self.factor)
 
     def _apply(self, chips: torch.Tensor) -> torch.Tensor:
         height, width = chips.shape[-2:]
-        low = _resize(chips, self.low_size(height, width))
-        return _resize(low, (height, width)) if self.back_to_size else low
+        low = bicubic_resize(chips, self.low_size(height, width))
+        return bicubic_resize(low, (height, width)) if self.back_to_size else low
 
     def settings(self) -> dict:
         return {"factor": self.factor, "size": None if self.size is None else list(self.size),
@@ -246,6 +238,58 @@ def compose(*transforms: Transform) -> Composition:
     """``compose(a, b)(x) == b(a(x))``: e.g. ``compose(Downscale(8), restorer)``, a degradation then a
     restoration; its name is ``"a->b"`` and its record lists the steps in order."""
     return Composition(*transforms)
+
+
+class CrossFitted(Transform):
+    """One transform per group of chips: the trained restorations of a cross-fitted protocol. Under
+    ``view2-2fold`` the model trained on the people of folds 1-5 restores the chips of folds 6-10 and the
+    other model those of folds 1-5, so that no face is restored by a model that saw its person, while every
+    pair (and one pooled identification gallery) is scored by one judge on one scale.
+
+    Args:
+        name: the condition name.
+        transforms: ``{group: Transform}``.
+        groups: (N,) the group of every chip given to :func:`evaluate_transformed` (which applies the
+            transform by chip index: calling it on bare images is refused).
+    """
+
+    def __init__(self, name: str, transforms: dict, groups) -> None:
+        self.name = _check_name(name)
+        if not isinstance(transforms, dict) or not transforms:
+            raise ValueError("transforms must be a non-empty dict {group: Transform}")
+        for group, transform in transforms.items():
+            if not isinstance(transform, Transform) or isinstance(transform, CrossFitted):
+                raise ValueError(f"the transform of group {group!r} must be a plain Transform, got "
+                                 f"{type(transform).__name__}")
+        self.transforms = dict(transforms)
+        self.groups = np.asarray(groups)
+        if self.groups.ndim != 1:
+            raise ValueError(f"groups must be 1-D (one group per chip), got shape {self.groups.shape}")
+
+    def _apply(self, chips: torch.Tensor) -> torch.Tensor:
+        raise ValueError(f"transform {self.name!r} picks a transform per chip: evaluate_transformed applies it "
+                         "through apply_rows")
+
+    def apply_rows(self, chips: torch.Tensor, rows: np.ndarray) -> torch.Tensor:
+        """The transform of each chip's group on ``chips`` (n, C, H, W), the chips at indices ``rows`` (n,)."""
+        _check_unit_images(chips, "chips")
+        groups = self.groups[rows]
+        missing = sorted(set(groups.tolist()) - set(self.transforms))
+        if missing:
+            raise ValueError(f"transform {self.name!r} has no transform for group(s) {missing}")
+        out = None
+        for group, transform in self.transforms.items():
+            chosen = torch.from_numpy(groups == group)
+            if chosen.any():
+                images = transform(chips[chosen])
+                if out is None:
+                    out = images.new_empty((len(chips), *images.shape[1:]))
+                out[chosen] = images
+        return out
+
+    def settings(self) -> dict:
+        return {"groups": {str(group): t.record() for group, t in self.transforms.items()},
+                "chips_per_group": {str(g): int((self.groups == g).sum()) for g in self.transforms}}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -387,11 +431,12 @@ class _Pass:
         for batch in tqdm(np.array_split(rows, max(1, math.ceil(len(rows) / batch_size))), desc=desc,
                           disable=not progress):
             original = chips[torch.from_numpy(batch)]
-            images = original if transform is None else transform(original)
+            images = (original if transform is None else transform.apply_rows(original, batch)
+                      if isinstance(transform, CrossFitted) else transform(original))
             embeddings.append(_embed_batch(judge, images))
             if metrics:
                 shapes.add(tuple(images.shape[1:]))
-                compared = _resize(images, original.shape[-2:])
+                compared = bicubic_resize(images, original.shape[-2:])
                 if compared.shape[1] != original.shape[1]:
                     compared, original = _rgb(compared), _rgb(original)
                 psnrs.append(psnr(compared, original))

@@ -1,0 +1,297 @@
+"""Seed 003's Tables 1 and 2 with two judges: LFW verification with a high-resolution gallery and
+low-resolution probes, and rank-1 identification, for bicubic up-sampling and trained EDSRs.
+
+Protocol (``view2-2fold``, person-disjoint): every LFW photo is aligned once to dlib's chip (padding 0.25)
+at the models' high-resolution size (112 x 112: the seed's 112-pixel height, square, the geometry of both
+judges). For every pair, image a is the clean gallery and image b the probe, down-sampled to s x s pixels
+(antialiased bicubic) and brought back to 112 x 112 by bicubic interpolation (the baseline) or by a trained
+EDSR and bicubic interpolation; each probe is restored by the model of the split that never saw its person
+(:class:`~faceveil.eval.transformed.CrossFitted`), so one judge scores all 6,000 pairs on one scale with
+the usual 10-fold threshold protocol. Identification (no public code exists for it): every LFW subject
+with at least ``--min-images`` photos, one random photo each as the clean gallery, the others as probes at
+each size, rank-1 over ``--runs`` seeded draws; the gallery pools both halves of the people, since the
+gallery is clean and each probe is restored by the model that did not train on it.
+
+The judges: ``dlib-torch`` (the dlib judge, F inside the identity loss) and ``judge2`` (not in the loop).
+Each condition also has PSNR / SSIM of the restored probe against its high-resolution chip and the judge's
+cosine between the two. Restoration speed (images/s per size and method) and a grid of example faces.
+
+Run of docs/benchmarks.md:
+    faceveil bench superres --root ../shared/data/lfw --method EDSR_16,64,0=A0/model.pt,A1/model.pt ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..data.chips import CHIP_PADDING, ChipSpec
+from ..data.identities import check_unseen
+from ..data.protocols import DataConfig, lfw_protocol
+from ..data.resample import bicubic_resize
+from ..eval.transformed import CrossFitted, Downscale, compose, evaluate_transformed
+from ..provenance import provenance
+from ..recognition.registry import make_embedder
+from ..report.io import write_json
+from ..restore.superres.restorer import SuperResolver
+from ..restore.superres.train import all_face_chips
+
+OUTPUTS = ("result.json", "table.md", "examples.png")
+BICUBIC = "bicubic"
+HR = "HR (112x112)"
+#: seed 003, Table 1 (SphereFace "SFace" in the loss, VGG-Face outside it): LFW 6,000 pairs, % at
+#: 7x6 / 14x12 / 16x16 / 28x24 and the 112x96 reference
+PAPER_TABLE1 = {
+    "SFace": {"bicubic": [59.03, 82.75, 89.10, 97.60], "EDSR_16,64,0": [68.45, 88.73, 92.18, 98.03],
+              "EDSR_16,64,0.5": [79.67, 92.07, 93.67, 98.22], "EDSR_32,256,0": [73.42, 92.25, 94.32, 98.48],
+              "EDSR_32,256,0.5": [84.03, 94.73, 95.10, 98.85], "HR": 99.07},
+    "VGG-Face": {"bicubic": [54.60, 77.43, 82.53, 93.02], "EDSR_16,64,0": [71.42, 83.62, 86.87, 93.88],
+                 "EDSR_16,64,0.5": [74.85, 85.42, 86.88, 93.95], "EDSR_32,256,0": [77.47, 85.87, 87.72, 93.95],
+                 "EDSR_32,256,0.5": [78.73, 88.67, 88.90, 94.58], "HR": 96.33},
+}
+#: seed 003, Table 2: rank-1 % at 7x6 / 14x12 / 16x14 / 18x16 and the 112x96 reference
+PAPER_TABLE2 = {
+    "SFace": {"bicubic": [0.55, 11.52, 22.99, 40.95], "EDSR_32,256,0": [5.91, 50.78, 56.19, 65.89],
+              "EDSR_32,256,0.5": [14.91, 63.34, 63.78, 71.96], "HR": 97.73},
+    "VGG-Face": {"bicubic": [0.23, 8.04, 13.78, 23.01], "EDSR_32,256,0": [5.13, 28.68, 32.59, 36.84],
+                 "EDSR_32,256,0.5": [9.31, 39.32, 38.93, 43.26], "HR": 83.20},
+}
+PAPER_SIZES = {"table1": ["7x6", "14x12", "16x16", "28x24"], "table2": ["7x6", "14x12", "16x14", "18x16"]}
+
+
+def parse_method(text: str) -> tuple[str, list[Path]]:
+    """``NAME=MODEL[,MODEL...]`` -> (name, model files)."""
+    name, sep, files = text.partition("=")
+    if not sep or not name or not files:
+        raise ValueError(f"--method {text!r}: expected NAME=MODEL.pt[,MODEL.pt] (one model per view2-2fold split)")
+    return name, [Path(f).expanduser() for f in files.split(",")]
+
+
+def assign_models(name: str, files: list[Path], splits) -> dict[int, SuperResolver]:
+    """For each split, the model among ``files`` that never trained on its test people (refused if none)."""
+    restorers = [SuperResolver.from_file(f, name=name) for f in files]
+    chosen = {}
+    for k, split in enumerate(splits):
+        for restorer in restorers:
+            record = restorer.train_identities
+            if record is None:
+                continue
+            try:
+                check_unseen(record, split.test_people, what=str(restorer.path))
+            except ValueError:
+                continue
+            chosen[k] = restorer
+            break
+        else:
+            raise ValueError(f"--method {name}: none of {', '.join(map(str, files))} is free of the people of "
+                             f"{split.name} ({len(split.test_people)} people); train one on the other split")
+    return chosen
+
+
+def _conditions(sizes: list[int], methods: dict, groups: np.ndarray) -> dict:
+    conditions = {}
+    for s in sizes:
+        down = Downscale(size=(s, s), back_to_size=False)
+        conditions[f"{BICUBIC}@{s}"] = Downscale(size=(s, s))
+        for name, per_split in methods.items():
+            conditions[f"{name}@{s}"] = CrossFitted(f"{name}@{s}", {k: compose(down, r) for k, r in per_split.items()},
+                                                    groups)
+    return conditions
+
+
+def _restore_speed(methods: dict, chips: torch.Tensor, sizes: list[int]) -> dict:
+    """Images/s of each method's restoration of ``chips`` at each size (the down-sampling excluded)."""
+    speed = {}
+    for s in sizes:
+        low = bicubic_resize(chips, (s, s))
+        start = time.perf_counter()
+        bicubic_resize(low, chips.shape[-2:])
+        speed[f"{BICUBIC}@{s}"] = len(chips) / (time.perf_counter() - start)
+        for name, per_split in methods.items():
+            restorer = next(iter(per_split.values()))
+            restorer(low[:2])  # warm-up
+            start = time.perf_counter()
+            restorer(low)
+            speed[f"{name}@{s}"] = len(chips) / (time.perf_counter() - start)
+    return speed
+
+
+def _examples(chips: torch.Tensor, rows: np.ndarray, groups: np.ndarray, methods: dict, sizes: list[int],
+              path: Path) -> None:
+    """A grid: per face, the HR chip, then per size the LR input (nearest-neighbour enlarged), bicubic and
+    each method."""
+    from ..data.images import save_png
+
+    faces = chips[torch.from_numpy(rows)]
+    tiles = []
+    for i in range(len(rows)):
+        row = [faces[i : i + 1]]
+        for s in sizes:
+            low = bicubic_resize(faces[i : i + 1], (s, s))
+            row.append(torch.nn.functional.interpolate(low, size=faces.shape[-2:], mode="nearest"))
+            row.append(bicubic_resize(low, faces.shape[-2:]))
+            row += [per_split[int(groups[rows[i]])](low) for per_split in methods.values()]
+        tiles.append(torch.cat(row, 3))
+    grid = torch.cat(tiles, 2)[0]
+    save_png((grid.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8), path)
+
+
+def _summary(evaluation, judge: str) -> dict:
+    out = {}
+    for name, c in evaluation.conditions.items():
+        v, m = c.verification, c.image_metrics or {}
+        entry = {"accuracy": v["accuracy_mean"], "accuracy_sem": v["accuracy_sem"], "auc": v["auc"], "eer": v["eer"],
+                 "fixed_threshold": v["fixed_threshold"], "psnr": m.get("psnr"), "ssim": m.get("ssim"),
+                 "judge_cosine": m.get("judge_cosine")}
+        if c.identification:
+            entry["rank1"] = c.identification["ranks"]["1"]["mean"]
+            entry["rank1_std"] = c.identification["ranks"]["1"]["std"]
+        out["clean" if name == "clean" else name] = entry
+    return {"judge": judge, "conditions": out, "threshold": evaluation.threshold}
+
+
+def _table(result: dict) -> str:
+    """Markdown: Table 1 shape (verification) and Table 2 shape (rank-1) per judge, the seed beside."""
+    pct = lambda v: "-" if v is None else f"{100 * v:.2f}"  # noqa: E731
+    lines = []
+    methods = [BICUBIC, *result["methods"]]
+    for judge in result["judges"]:
+        conditions = result["evaluations"][judge]["conditions"]
+        sizes = [s for s in result["sizes"] if f"{BICUBIC}@{s}" in conditions]
+        lines += [f"### Verification, judge {judge} (10-fold accuracy %, {result['protocol']['pairs']:,} pairs; PSNR dB / SSIM)", "",
+                  "| method | " + " | ".join(f"{s}x{s}" for s in sizes) + f" | {HR} |",
+                  "|---|" + "---|" * (len(sizes) + 1)]
+        for method in methods:
+            cells = []
+            for s in sizes:
+                c = conditions.get(f"{method}@{s}")
+                cells.append("-" if c is None else f"{pct(c['accuracy'])} ({c['psnr']:.1f} / {c['ssim']:.3f})")
+            lines.append(f"| {method} | " + " | ".join(cells) + f" | {pct(conditions['clean']['accuracy'])} |")
+        id_sizes = [s for s in result["identification_sizes"] if conditions.get(f"{BICUBIC}@{s}", {}).get("rank1")
+                    is not None]
+        if id_sizes:
+            lines += ["", f"### Rank-1 identification, judge {judge} (% , mean +- std over the runs)", "",
+                      "| method | " + " | ".join(f"{s}x{s}" for s in id_sizes) + f" | {HR} |",
+                      "|---|" + "---|" * (len(id_sizes) + 1)]
+            for method in methods:
+                cells = []
+                for s in id_sizes:
+                    c = conditions.get(f"{method}@{s}")
+                    cells.append("-" if c is None else f"{pct(c['rank1'])} +- {pct(c['rank1_std'])}")
+                lines.append(f"| {method} | " + " | ".join(cells) + f" | {pct(conditions['clean'].get('rank1'))} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    """``faceveil bench superres`` (options: :func:`faceveil.cli.bench._superres`)."""
+    from ..cli import outputs
+
+    torch.set_num_threads(args.threads) if args.threads else None
+    data = DataConfig(source="lfw" if args.root else "sample", root=args.root, protocol="view2-2fold", min_images=1)
+    splits = lfw_protocol(data.data_root(), "view2-2fold")
+    methods = {}
+    for text in args.method:
+        name, files = parse_method(text)
+        if name in methods or name == BICUBIC:
+            raise ValueError(f"--method {name}: the name is taken")
+        methods[name] = assign_models(name, files, splits)
+    judges = {name: make_embedder(name, flip=args.flip, device=args.device) for name in args.judges}
+    out = outputs.prepare_folder(args.out, overwrite=args.overwrite, outputs=OUTPUTS)
+
+    chip_size = args.chip_size
+    for name, per_split in methods.items():
+        for restorer in per_split.values():
+            chip = restorer.payload.get("chip", {})
+            if (chip.get("method"), chip.get("padding"), list(chip.get("size", []))) != \
+                    ("dlib-chip", CHIP_PADDING, [chip_size, chip_size]):
+                raise ValueError(f"--method {name}: {restorer.path} restores {chip}, not dlib chips of {chip_size}")
+    everyone = all_face_chips(data, ChipSpec("dlib-chip", chip_size, CHIP_PADDING, 3), progress=not args.quiet)
+    row_of = {path.resolve(): i for i, path in enumerate(everyone.paths)}
+    names = [everyone.identities[i] for i in everyone.labels.tolist()]
+    pairs = [(pair, k) for k, split in enumerate(splits) for pair in split.test_pairs]
+    a = np.array([row_of[p.path_a.resolve()] for p, _ in pairs])
+    b = np.array([row_of[p.path_b.resolve()] for p, _ in pairs])
+    labels = np.array([p.same for p, _ in pairs])
+    folds = np.array([p.fold for p, _ in pairs])
+    split_of_person = {person: k for k, split in enumerate(splits)
+                       for person in {n for pair in split.test_pairs for n in (pair.path_a.parent.name,
+                                                                               pair.path_b.parent.name)}}
+    if data.source == "lfw":  # every View 2 person, also those in no pair (people.txt)
+        from ..data.lfw import LFW
+
+        for fold_k, fold in enumerate(LFW(data.data_root()).people("view2")):
+            k = next(i for i, split in enumerate(splits) if any(p.fold == fold_k for p in split.test_pairs))
+            split_of_person.update({name: k for name, _ in fold})
+    counts = _counts(names)
+    subjects = sorted(n for n in split_of_person if counts.get(n, 0) >= args.min_images)
+    id_rows = np.array([i for i, n in enumerate(names) if n in set(subjects)], dtype=np.int64)
+    rows = np.union1d(np.union1d(a, b), id_rows)
+    local = {r: i for i, r in enumerate(rows.tolist())}
+    chips = everyone.images(torch.from_numpy(rows))
+    groups = np.array([split_of_person.get(names[r], -1) for r in rows])
+    subject_id = {n: i for i, n in enumerate(subjects)}
+    identities = np.array([subject_id.get(names[r], -1 - i) for i, r in enumerate(rows)])  # others: singletons
+    la, lb = np.array([local[r] for r in a]), np.array([local[r] for r in b])
+
+    evaluations = {}
+    for judge_name, judge in judges.items():
+        sizes = args.sizes if judge_name == args.judges[0] else args.second_judge_sizes
+        id_sizes = args.identification_sizes if judge_name == args.judges[0] else []
+        conditions = _conditions(sorted(set(sizes) | set(id_sizes)), methods, groups)
+        evaluation = evaluate_transformed(chips, la, lb, labels, folds, judge, conditions,
+                                          identities=identities if id_sizes else None, min_images=args.min_images,
+                                          runs=args.runs, seed=args.seed, progress=not args.quiet)
+        evaluations[judge_name] = _summary(evaluation, judge_name) | {"full": evaluation.report()}
+        print(evaluation.format_table())
+    example_rows = np.random.default_rng(args.seed).choice(len(rows), size=min(args.examples, len(rows)), replace=False)
+    _examples(chips, example_rows, groups, methods, sorted(set(args.sizes)), out / "examples.png")
+    speed = _restore_speed(methods, chips[: args.speed_images], sorted(set(args.sizes)))
+    result = {
+        "protocol": {"name": "view2-2fold", "splits": [_split_record(s) for s in splits],
+                     "pairs": int(len(pairs)), "gallery": "image a, clean 112x112 dlib chip",
+                     "probe": "image b, down-sampled (antialiased bicubic), restored to 112x112",
+                     "identification": {"subjects": len(subjects), "min_images": args.min_images, "runs": args.runs,
+                                        "gallery": "one random photo per subject, clean", "probes": "the others"}},
+        "methods": list(methods), "judges": list(judges), "flip": args.flip, "sizes": sorted(set(args.sizes)),
+        "identification_sizes": sorted(set(args.identification_sizes)), "second_judge_sizes": args.second_judge_sizes,
+        "models": {name: {str(k): str(r.path) for k, r in per.items()} for name, per in methods.items()},
+        "training": {name: {str(k): _training_record(r) for k, r in per.items()} for name, per in methods.items()},
+        "evaluations": evaluations, "restore_images_per_second": speed, "threads": torch.get_num_threads(),
+        "paper": {"table1": PAPER_TABLE1, "table2": PAPER_TABLE2, "sizes": PAPER_SIZES},
+        "provenance": provenance(data={"root": str(data.data_root().resolve()), "source": data.source,
+                                       "chips": len(rows)}, protocol={"name": "view2-2fold"}, seed=args.seed),
+    }
+    write_json(out / "result.json", result)
+    (out / "table.md").write_text(_table(result))
+    print(_table(result))
+    print(f"wrote {out / 'result.json'}, {out / 'table.md'} and {out / 'examples.png'}")
+    return 0
+
+
+def _split_record(split) -> dict:
+    record = split.record()
+    record["train_identities"] = {k: v for k, v in record["train_identities"].items() if k != "names"}
+    return record
+
+
+def _counts(names: list[str]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for n in names:
+        counts[n] = counts.get(n, 0) + 1
+    return counts
+
+
+def _training_record(restorer: SuperResolver) -> dict:
+    """Steps, seconds and steps/s of a model's training (from the history in its file)."""
+    history = restorer.payload.get("history") or []
+    seconds = sum(e.get("seconds", 0.0) for e in history)
+    steps = history[-1]["steps"] if history else None
+    return {"epochs": len(history), "steps": steps, "seconds": seconds,
+            "seconds_per_step": seconds / steps if steps else None,
+            "identity_weight": restorer.payload.get("identity_weight"),
+            "identity_judge": restorer.payload.get("identity_judge")}

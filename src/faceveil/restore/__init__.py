@@ -1,0 +1,1 @@
+"""Restorers: networks that recover identity from degraded faces (super-resolution of low-resolution faces)."""
