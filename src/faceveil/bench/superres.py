@@ -122,11 +122,16 @@ def _restore_speed(methods: dict, chips: torch.Tensor, sizes: list[int]) -> dict
 
 def _examples(chips: torch.Tensor, rows: np.ndarray, groups: np.ndarray, methods: dict, sizes: list[int],
               path: Path) -> None:
-    """A grid: per face, the HR chip, then per size the LR input (nearest-neighbour enlarged), bicubic and
-    each method."""
-    from ..data.images import save_png
+    """A labelled grid: per face (a row), the HR chip, then per size the LR input (enlarged, nearest
+    neighbour), bicubic and each method (each face restored by the model that never saw its person)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
 
     faces = chips[torch.from_numpy(rows)]
+    side = faces.shape[-1]
+    labels = ["HR"] + [f"{label}" for s in sizes for label in (f"{s}x{s} in", "bicubic", *methods)]
     tiles = []
     for i in range(len(rows)):
         row = [faces[i : i + 1]]
@@ -136,8 +141,15 @@ def _examples(chips: torch.Tensor, rows: np.ndarray, groups: np.ndarray, methods
             row.append(bicubic_resize(low, faces.shape[-2:]))
             row += [per_split[int(groups[rows[i]])](low) for per_split in methods.values()]
         tiles.append(torch.cat(row, 3))
-    grid = torch.cat(tiles, 2)[0]
-    save_png((grid.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8), path)
+    grid = torch.cat(tiles, 2)[0].permute(1, 2, 0).numpy()
+    fig, ax = plt.subplots(figsize=(1.1 * len(labels), 1.1 * len(rows) + 0.6))
+    ax.imshow(grid)
+    ax.set_xticks([side * (k + 0.5) for k in range(len(labels))], labels, rotation=60, fontsize=7)
+    ax.xaxis.tick_top()
+    ax.set_yticks([])
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def _summary(evaluation, judge: str) -> dict:
