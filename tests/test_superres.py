@@ -83,11 +83,13 @@ def test_identity_loss_is_zero_for_the_face_itself_and_trains_only_the_restorer(
     sr = bicubic_resize(bicubic_resize(face, (7, 7)), (28, 28)).requires_grad_(True)
     loss = identity_loss(judge, sr, target)
     sharper = bicubic_resize(bicubic_resize(face, (28, 28)), (112, 112))
-    assert float(loss.detach()) > 1.5 * float(identity_loss(judge, sharper, target)) > 0.01  # less detail, less identity
+    # less detail, less identity
+    assert float(loss.detach()) > 1.5 * float(identity_loss(judge, sharper, target)) > 0.01
     loss.backward()
     assert sr.grad is not None and float(sr.grad.abs().sum()) > 0
     assert not any(p.requires_grad for p in judge.module.parameters())
-    assert float(image_loss(face, face)) == 0 and abs(float(image_loss(face, 1 - face)) - float((1 - 2 * face).abs().mean())) < 1e-6
+    assert float(image_loss(face, face)) == 0
+    assert abs(float(image_loss(face, 1 - face)) - float((1 - 2 * face).abs().mean())) < 1e-6
     with pytest.raises(ValueError, match="differ in shape"):
         image_loss(face, sr)
 

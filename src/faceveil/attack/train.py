@@ -18,14 +18,11 @@ from pathlib import Path
 import torch
 
 from .._checks import check_int
-from ..config import load_config, to_dict
+from ..config import load_config
 from ..data.chips import ChipSpec, load_face_chips
-from ..data.identities import identity_record
 from ..data.protocols import DataConfig, Split
 from ..provenance import provenance
-from ..report.io import write_json
-from ..train import FitConfig, fit, resume_point
-from ..train.distributed import is_main
+from ..train import FitConfig, fit_on_split, resume_point
 from .deconv import AttackConfig, AttackResult, UNetAttack, reconstruct, reconstruction_quality, save_attack, split_pairs
 
 #: the configurations shipped with faceveil, by name (``--config smoke``)
@@ -113,12 +110,8 @@ def train(config: DeconvTrainConfig, progress: bool = True, overwrite: bool = Fa
     encrypted = camera.encrypt(scenes, torch.Generator().manual_seed(config.sensor_seed))
     train_index, eval_index = split_pairs(len(scenes), attack.pairs, attack.seed)
     people = sorted({faces.identities[int(faces.labels[i])] for i in train_index.tolist()})
-    protocol = {**split.record(), "train_identities": identity_record(people)}
-    if is_main():
-        out.mkdir(parents=True, exist_ok=True)
-        write_json(out / "train_config.json", to_dict(config))
-    result = fit(UNetAttack(encrypted, scenes, train_index, attack, config), settings, out, protocol=protocol,
-                 overwrite=overwrite, progress=progress, outputs=(model_file.name,))
+    result, protocol = fit_on_split(UNetAttack(encrypted, scenes, train_index, attack, config), settings, out, split,
+                                    people, overwrite=overwrite, progress=progress, outputs=(model_file.name,))
     unet = result.models["unet"].cpu().eval()
     trained = AttackResult(unet, train_index, eval_index, [epoch["loss"]["total"] for epoch in result.history])
     quality = reconstruction_quality(reconstruct(unet, encrypted[eval_index]), scenes[eval_index])

@@ -166,37 +166,36 @@ def _summary(evaluation, judge: str) -> dict:
     return {"judge": judge, "conditions": out, "threshold": evaluation.threshold}
 
 
+def _markdown(title: str, methods: list[str], sizes: list[int], conditions: dict, cell, reference: str) -> list[str]:
+    """A markdown table: a row per method, a column per probe size (``cell(condition)``), the HR reference."""
+    lines = ["", title, "", "| method | " + " | ".join(f"{s}x{s}" for s in sizes) + f" | {HR} |",
+             "|---|" + "---|" * (len(sizes) + 1)]
+    for method in methods:
+        cells = [cell(conditions[f"{method}@{s}"]) if f"{method}@{s}" in conditions else "-" for s in sizes]
+        lines.append(f"| {method} | " + " | ".join(cells) + f" | {reference} |")
+    return lines
+
+
 def _table(result: dict) -> str:
-    """Markdown: Table 1 shape (verification) and Table 2 shape (rank-1) per judge, the seed beside."""
+    """Markdown: Table 1 shape (verification) and Table 2 shape (rank-1) per judge."""
     pct = lambda v: "-" if v is None else f"{100 * v:.2f}"  # noqa: E731
     lines = []
     methods = [BICUBIC, *result["methods"]]
     for judge in result["judges"]:
         conditions = result["evaluations"][judge]["conditions"]
+        clean = conditions["clean"]
         sizes = [s for s in result["sizes"] if f"{BICUBIC}@{s}" in conditions]
-        lines += [f"### Verification, judge {judge} (10-fold accuracy %, {result['protocol']['pairs']:,} pairs; PSNR dB / SSIM)", "",
-                  "| method | " + " | ".join(f"{s}x{s}" for s in sizes) + f" | {HR} |",
-                  "|---|" + "---|" * (len(sizes) + 1)]
-        for method in methods:
-            cells = []
-            for s in sizes:
-                c = conditions.get(f"{method}@{s}")
-                cells.append("-" if c is None else f"{pct(c['accuracy'])} ({c['psnr']:.1f} / {c['ssim']:.3f})")
-            lines.append(f"| {method} | " + " | ".join(cells) + f" | {pct(conditions['clean']['accuracy'])} |")
-        id_sizes = [s for s in result["identification_sizes"] if conditions.get(f"{BICUBIC}@{s}", {}).get("rank1")
-                    is not None]
+        lines += _markdown(f"### Verification, judge {judge} (10-fold accuracy %, {result['protocol']['pairs']:,} "
+                           "pairs; PSNR dB / SSIM)", methods, sizes, conditions,
+                           lambda c: f"{pct(c['accuracy'])} ({c['psnr']:.1f} / {c['ssim']:.3f})",
+                           pct(clean["accuracy"]))
+        id_sizes = [s for s in result["identification_sizes"]
+                    if conditions.get(f"{BICUBIC}@{s}", {}).get("rank1") is not None]
         if id_sizes:
-            lines += ["", f"### Rank-1 identification, judge {judge} (% , mean +- std over the runs)", "",
-                      "| method | " + " | ".join(f"{s}x{s}" for s in id_sizes) + f" | {HR} |",
-                      "|---|" + "---|" * (len(id_sizes) + 1)]
-            for method in methods:
-                cells = []
-                for s in id_sizes:
-                    c = conditions.get(f"{method}@{s}")
-                    cells.append("-" if c is None else f"{pct(c['rank1'])} +- {pct(c['rank1_std'])}")
-                lines.append(f"| {method} | " + " | ".join(cells) + f" | {pct(conditions['clean'].get('rank1'))} |")
-        lines.append("")
-    return "\n".join(lines)
+            lines += _markdown(f"### Rank-1 identification, judge {judge} (%, mean +- std over the runs)", methods,
+                               id_sizes, conditions, lambda c: f"{pct(c['rank1'])} +- {pct(c['rank1_std'])}",
+                               pct(clean.get("rank1")))
+    return "\n".join(lines[1:]) + "\n"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -241,7 +240,10 @@ def run(args: argparse.Namespace) -> int:
             split_of_person.update({name: k for name, _ in fold})
     counts = _counts(names)
     subjects = sorted(n for n in split_of_person if counts.get(n, 0) >= args.min_images)
-    id_rows = np.array([i for i, n in enumerate(names) if n in set(subjects)], dtype=np.int64)
+    if not args.identification_sizes:
+        subjects = []
+    chosen = set(subjects)
+    id_rows = np.array([i for i, n in enumerate(names) if n in chosen], dtype=np.int64)
     rows = np.union1d(np.union1d(a, b), id_rows)
     local = {r: i for i, r in enumerate(rows.tolist())}
     chips = everyone.images(torch.from_numpy(rows))
@@ -262,7 +264,7 @@ def run(args: argparse.Namespace) -> int:
         print(evaluation.format_table())
     example_rows = np.random.default_rng(args.seed).choice(len(rows), size=min(args.examples, len(rows)), replace=False)
     _examples(chips, example_rows, groups, methods, sorted(set(args.sizes)), out / "examples.png")
-    speed = _restore_speed(methods, chips[: args.speed_images], sorted(set(args.sizes)))
+    speed = _restore_speed(methods, chips[: args.speed_images], sorted(set(args.sizes))) if args.speed_images else None
     result = {
         "protocol": {"name": "view2-2fold", "splits": [_split_record(s) for s in splits],
                      "pairs": int(len(pairs)), "gallery": "image a, clean 112x112 dlib chip",

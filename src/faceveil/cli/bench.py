@@ -236,15 +236,17 @@ def _superres(p: argparse.ArgumentParser) -> None:
                    help="probe sides s (s x s pixels) of the verification table (the seed: 7x6, 14x12, 16x16, 28x24)")
     p.add_argument("--second-judge-sizes", type=int_at_least(1), nargs="+", default=[7, 14, 28],
                    help="probe sides verified by the judges after the first (their cost: judge2 is 8x slower)")
-    p.add_argument("--identification-sizes", type=int_at_least(1), nargs="+", default=[7, 14, 16, 18],
-                   help="probe sides of the identification table (the seed: 7x6, 14x12, 16x14, 18x16)")
+    p.add_argument("--identification-sizes", type=int_at_least(1), nargs="*", default=[7, 14, 16, 18],
+                   help="probe sides of the identification table, by the first judge (the seed: 7x6, 14x12, 16x14, "
+                        "18x16; none: no identification)")
     p.add_argument("--min-images", type=int_at_least(2), default=4, help="photos per identification subject")
     p.add_argument("--runs", type=int_at_least(1), default=10, help="identification runs (random galleries)")
     p.add_argument("--chip-size", type=int_at_least(16), default=112, help="side of the high-resolution chips")
     p.add_argument("--flip", action="store_true", help="flip-averaged judge features (the seed's flip "
                                                          "concatenation; twice the judging time)")
     p.add_argument("--examples", type=int_at_least(1), default=6, help="faces in examples.png")
-    p.add_argument("--speed-images", type=int_at_least(1), default=64, help="faces of the restore-speed timing")
+    p.add_argument("--speed-images", type=int_at_least(0), default=64,
+                   help="faces of the restore-speed timing (0: no timing)")
     p.add_argument("--seed", type=int_at_least(0), default=0, help="identification galleries and the examples")
     p.add_argument("--threads", type=int_at_least(1), default=None, help="torch threads (default: torch's)")
 

@@ -8,8 +8,9 @@
 
 from .checkpoint import read_checkpoint, save_atomic
 from .distributed import unwrap
-from .fit import FitConfig, FitResult, fit, make_optimizer, resume_point, schedule_factor
+from .fit import FitConfig, FitResult, fit, fit_on_split, make_optimizer, resume_point, schedule_factor
 from .task import OPTIMIZERS, SCHEDULES, OptimizerConfig, OptimizerSpec, Task
 
 __all__ = ["OPTIMIZERS", "SCHEDULES", "FitConfig", "FitResult", "OptimizerConfig", "OptimizerSpec", "Task", "fit",
-           "make_optimizer", "read_checkpoint", "resume_point", "save_atomic", "schedule_factor", "unwrap"]
+           "fit_on_split", "make_optimizer", "read_checkpoint", "resume_point", "save_atomic", "schedule_factor",
+           "unwrap"]

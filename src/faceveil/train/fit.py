@@ -416,3 +416,20 @@ def _run(loop: _Loop, out: Path | None, task_config: dict, fit_config: dict, rec
         loop.history.append(entry)
         loop.partial, loop.sums, loop.seen = None, {}, 0
         _save(loop, out, task_config, fit_config, record, best=improved)
+
+
+def fit_on_split(task: Task, config: FitConfig, out_dir: str | Path, split, people, *, overwrite: bool = False,
+                 progress: bool = True, outputs: tuple[str, ...] = ()) -> tuple[FitResult, dict]:
+    """:func:`fit` of a task that trains on ``people`` of the protocol split ``split``
+    (:class:`~faceveil.data.protocols.Split`): the process of rank 0 writes the task's configuration to
+    ``out_dir/train_config.json``, and every checkpoint records the split with the identity record of
+    ``people``. Returns the result and that protocol record (for the provenance of the deployable file)."""
+    from ..data.identities import identity_record
+
+    out = Path(out_dir)
+    if distributed.is_main():
+        out.mkdir(parents=True, exist_ok=True)
+        write_json(out / "train_config.json", to_dict(task.config))
+    protocol = {**split.record(), "train_identities": identity_record(people)}
+    return fit(task, config, out, protocol=protocol, overwrite=overwrite, progress=progress, outputs=outputs), protocol
+

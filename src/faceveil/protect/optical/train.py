@@ -25,11 +25,8 @@ from ..._checks import check_int, check_positive
 from ...data.chips import ChipSpec, FaceChips, load_face_chips
 from ...data.protocols import DataConfig, Split
 from ...config import load_config, to_dict
-from ...data.identities import identity_record
 from ...provenance import provenance
-from ...report.io import write_json
-from ...train import FitConfig, OptimizerConfig, OptimizerSpec, Task, fit, resume_point, unwrap
-from ...train.distributed import is_main
+from ...train import FitConfig, OptimizerConfig, OptimizerSpec, Task, fit_on_split, resume_point, unwrap
 from .encoder import EncoderConfig
 from .export import export_mask
 from .losses import LossWeights, total_loss
@@ -216,12 +213,8 @@ def train(config: TrainConfig, data: FaceChips | None = None, progress: bool = T
     if data.chips.shape[-1] != config.encoder.image_size:
         raise ValueError(f"the chips are {data.chips.shape[-1]} pixels wide, the encoder expects "
                          f"{config.encoder.image_size}")
-    if is_main():
-        out.mkdir(parents=True, exist_ok=True)
-        write_json(out / "train_config.json", to_dict(config))
-    protocol = {**split.record(), "train_identities": identity_record(data.identities)}
-    result = fit(OpticalTask(config, data), settings, out, protocol=protocol, overwrite=overwrite, progress=progress,
-                 outputs=(model_file.name,))
+    result, protocol = fit_on_split(OpticalTask(config, data), settings, out, split, data.identities,
+                                    overwrite=overwrite, progress=progress, outputs=(model_file.name,))
     model = result.models["model"].cpu().eval()
     model.encoder.binary = True
     if result.main:

@@ -28,14 +28,11 @@ from ..._checks import check_choice, check_int, check_positive
 from ...config import load_config, to_dict
 from ...data.chips import CHIP_PADDING, ChipSpec, FaceChips, load_face_chips
 from ...data.folders import read_identity_folders
-from ...data.identities import identity_record
 from ...data.lfw import LFW
 from ...data.protocols import DataConfig, Split
 from ...data.resample import bicubic_resize, low_resolution_size
 from ...provenance import provenance
-from ...report.io import write_json
-from ...train import FitConfig, OptimizerConfig, OptimizerSpec, Task, fit, resume_point
-from ...train.distributed import is_main
+from ...train import FitConfig, OptimizerConfig, OptimizerSpec, Task, fit_on_split, resume_point
 from .losses import differentiable_judge, identity_features, identity_loss, image_loss
 from .model import EDSR, SCALE, save_model
 
@@ -248,12 +245,8 @@ def train(config: SuperResTrainConfig, data: FaceChips | None = None, progress: 
     if tuple(data.chips.shape[1:]) != (3, config.chip_size, config.chip_size):
         raise ValueError(f"the chips are {tuple(data.chips.shape[1:])}, the run expects RGB chips of "
                          f"{config.chip_size} x {config.chip_size}")
-    if is_main():
-        out.mkdir(parents=True, exist_ok=True)
-        write_json(out / "train_config.json", to_dict(config))
-    protocol = {**split.record(), "train_identities": identity_record(data.identities)}
-    result = fit(SuperResTask(config, data), settings, out, protocol=protocol, overwrite=overwrite, progress=progress,
-                 outputs=(model_file.name,))
+    result, protocol = fit_on_split(SuperResTask(config, data), settings, out, split, data.identities,
+                                    overwrite=overwrite, progress=progress, outputs=(model_file.name,))
     model = result.models["srnet"].cpu().eval()
     if result.main:
         chip = {"method": spec.method, "size": list(spec.size), "padding": spec.padding}
