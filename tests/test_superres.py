@@ -186,3 +186,32 @@ def test_bench_superres_scores_each_probe_with_the_model_that_never_saw_its_pers
     same = ",".join(str(runs[0] / "model.pt") for _ in runs)
     assert main(base + ["--method", f"tiny={same}", "--out", str(tmp_path / "c")]) == 2
     assert "is free of the people of view2-2fold/2" in capsys.readouterr().err
+
+
+def test_the_shipped_configurations_are_the_documented_runs(tmp_path):
+    cpu, no_identity, paper = (load_train_config(name, out_dir=str(tmp_path)) for name in ("cpu", "cpu-id0", "paper"))
+    assert (cpu.model.blocks, cpu.model.filters, cpu.identity_weight, cpu.batch_size) == (16, 64, 0.5, 16)
+    assert no_identity.identity_weight == 0 and {**vars(no_identity), "identity_weight": 0.5} == vars(cpu)
+    assert (paper.model.blocks, paper.model.filters, paper.batch_size, paper.device) == (32, 256, 64, "cuda")
+    assert cpu.factors == (4, 8, 16) and cpu.halve_at == (0.5,) and cpu.learning_rate == 1e-4
+    assert cpu.data.protocol == "view2-2fold" and cpu.data.min_images == 1
+    with pytest.raises(ValueError, match="each of factors"):
+        load_train_config("smoke", out_dir=str(tmp_path), factors=[2, 4])
+    with pytest.raises(ValueError, match="halve_at"):
+        load_train_config("smoke", out_dir=str(tmp_path), halve_at=[0.7, 0.2])
+    with pytest.raises(ValueError, match="identity_judge"):
+        load_train_config("smoke", out_dir=str(tmp_path), identity_judge="vgg-face")
+
+
+def test_degrade_downscale_of_aligned_chips_is_the_bicubic_down_sampling(tmp_path):
+    chip = (_face(112)[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    (tmp_path / "in").mkdir()
+    Image.fromarray(chip).save(tmp_path / "in" / "face.png")
+    assert main(["degrade", "downscale", str(tmp_path / "in"), "--aligned", "--size", "14x12", "--out",
+                 str(tmp_path / "out"), "--quiet"]) == 0
+    low = np.asarray(Image.open(tmp_path / "out" / "face.png")).astype(float)
+    expected = bicubic_resize(torch.from_numpy(chip).permute(2, 0, 1)[None].float() / 255, (14, 12))
+    assert low.shape == (14, 12, 3)
+    assert np.abs(low - expected[0].permute(1, 2, 0).numpy() * 255).max() <= 0.5 + 1e-6
+    manifest = json.loads((tmp_path / "out" / "result.json").read_text())
+    assert manifest["low_resolution"] == [14, 12] and manifest["per_image"][0]["face_detected"] is None

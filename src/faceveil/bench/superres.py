@@ -71,8 +71,9 @@ def parse_method(text: str) -> tuple[str, list[Path]]:
     return name, [Path(f).expanduser() for f in files.split(",")]
 
 
-def assign_models(name: str, files: list[Path], splits) -> dict[int, SuperResolver]:
-    """For each split, the model among ``files`` that never trained on its test people (refused if none)."""
+def assign_models(name: str, files: list[Path], splits, people: list[set[str]]) -> dict[int, SuperResolver]:
+    """For each split k, the model among ``files`` that never trained on ``people[k]`` (every person whose
+    probes it will restore; refused if none)."""
     restorers = [SuperResolver.from_file(f, name=name) for f in files]
     chosen = {}
     for k, split in enumerate(splits):
@@ -81,15 +82,28 @@ def assign_models(name: str, files: list[Path], splits) -> dict[int, SuperResolv
             if record is None:
                 continue
             try:
-                check_unseen(record, split.test_people, what=str(restorer.path))
+                check_unseen(record, people[k], what=str(restorer.path))
             except ValueError:
                 continue
             chosen[k] = restorer
             break
         else:
             raise ValueError(f"--method {name}: none of {', '.join(map(str, files))} is free of the people of "
-                             f"{split.name} ({len(split.test_people)} people); train one on the other split")
+                             f"{split.name} ({len(people[k])} people); train one on the other split")
     return chosen
+
+
+def person_splits(data: DataConfig, splits) -> dict[str, int]:
+    """person -> the split that scores them: the people of each split's test pairs and, on LFW, every person
+    of the View 2 folds it scores (people.txt), also those in no pair (identification subjects)."""
+    of = {name: k for k, split in enumerate(splits) for name in split.test_people}
+    if data.source == "lfw":
+        from ..data.lfw import LFW
+
+        for fold_k, fold in enumerate(LFW(data.data_root()).people("view2")):
+            k = next(i for i, split in enumerate(splits) if any(p.fold == fold_k for p in split.test_pairs))
+            of.update({name: k for name, _ in fold})
+    return of
 
 
 def _conditions(sizes: list[int], methods: dict, groups: np.ndarray) -> dict:
@@ -205,12 +219,14 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads) if args.threads else None
     data = DataConfig(source="lfw" if args.root else "sample", root=args.root, protocol="view2-2fold", min_images=1)
     splits = lfw_protocol(data.data_root(), "view2-2fold")
+    split_of_person = person_splits(data, splits)
+    people = [{n for n, k in split_of_person.items() if k == i} for i in range(len(splits))]
     methods = {}
     for text in args.method:
         name, files = parse_method(text)
         if name in methods or name == BICUBIC:
             raise ValueError(f"--method {name}: the name is taken")
-        methods[name] = assign_models(name, files, splits)
+        methods[name] = assign_models(name, files, splits, people)
     judges = {name: make_embedder(name, flip=args.flip, device=args.device) for name in args.judges}
     out = outputs.prepare_folder(args.out, overwrite=args.overwrite, outputs=OUTPUTS)
 
@@ -229,15 +245,6 @@ def run(args: argparse.Namespace) -> int:
     b = np.array([row_of[p.path_b.resolve()] for p, _ in pairs])
     labels = np.array([p.same for p, _ in pairs])
     folds = np.array([p.fold for p, _ in pairs])
-    split_of_person = {person: k for k, split in enumerate(splits)
-                       for person in {n for pair in split.test_pairs for n in (pair.path_a.parent.name,
-                                                                               pair.path_b.parent.name)}}
-    if data.source == "lfw":  # every View 2 person, also those in no pair (people.txt)
-        from ..data.lfw import LFW
-
-        for fold_k, fold in enumerate(LFW(data.data_root()).people("view2")):
-            k = next(i for i, split in enumerate(splits) if any(p.fold == fold_k for p in split.test_pairs))
-            split_of_person.update({name: k for name, _ in fold})
     counts = _counts(names)
     subjects = sorted(n for n in split_of_person if counts.get(n, 0) >= args.min_images)
     if not args.identification_sizes:

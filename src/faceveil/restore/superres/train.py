@@ -157,8 +157,9 @@ class SuperResTask(Task):
     def __init__(self, config: SuperResTrainConfig, data: FaceChips, judge=None) -> None:
         self._config, self.data = config, data
         self.name = f"train EDSR_{config.model.blocks},{config.model.filters},{config.identity_weight:g}"
-        self.judge = judge if judge is not None or config.identity_weight == 0 else \
-            differentiable_judge(config.identity_judge, config.device)
+        if judge is None and config.identity_weight > 0:
+            judge = differentiable_judge(config.identity_judge, config.device)
+        self.judge = judge
 
     @property
     def config(self) -> SuperResTrainConfig:
