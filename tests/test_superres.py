@@ -181,7 +181,8 @@ def test_bench_superres_scores_each_probe_with_the_model_that_never_saw_its_pers
     crossed = result["evaluations"]["dlib-torch"]["full"]["conditions"]["tiny@7"]["settings"]
     assert set(crossed["chips_per_group"]) == {"0", "1"} and min(crossed["chips_per_group"].values()) > 0
     assert result["protocol"]["pairs"] == sum(s["test_pairs"] for s in result["protocol"]["splits"])
-    assert (tmp_path / "b" / "examples.png").is_file() and "| bicubic |" in (tmp_path / "b" / "table.md").read_text()
+    assert all((tmp_path / "b" / name).is_file() for name in ("examples.png", "accuracy.png"))
+    assert "| bicubic |" in (tmp_path / "b" / "table.md").read_text()
     capsys.readouterr()
     same = ",".join(str(runs[0] / "model.pt") for _ in runs)
     assert main(base + ["--method", f"tiny={same}", "--out", str(tmp_path / "c")]) == 2

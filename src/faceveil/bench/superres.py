@@ -40,7 +40,7 @@ from ..report.io import write_json
 from ..restore.superres.restorer import SuperResolver
 from ..restore.superres.train import all_face_chips
 
-OUTPUTS = ("result.json", "table.md", "examples.png")
+OUTPUTS = ("result.json", "table.md", "examples.png", "accuracy.png")
 BICUBIC = "bicubic"
 HR = "HR (112x112)"
 #: seed 003, Table 1 (SphereFace "SFace" in the loss, VGG-Face outside it): LFW 6,000 pairs, % at
@@ -161,6 +161,35 @@ def _examples(chips: torch.Tensor, rows: np.ndarray, groups: np.ndarray, methods
     ax.set_xticks([side * (k + 0.5) for k in range(len(labels))], labels, rotation=60, fontsize=7)
     ax.xaxis.tick_top()
     ax.set_yticks([])
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _plot(result: dict, path: Path) -> None:
+    """Verification accuracy (and rank-1 for the first judge) against the probe side, a line per method,
+    a panel per measure, the HR reference dashed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = [(judge, "accuracy", "verification accuracy (%)") for judge in result["judges"]]
+    first = result["evaluations"][result["judges"][0]]["conditions"]
+    if first["clean"].get("rank1") is not None:
+        panels.append((result["judges"][0], "rank1", "rank-1 identification (%)"))
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4), squeeze=False)
+    for ax, (judge, key, label) in zip(axes[0], panels):
+        conditions = result["evaluations"][judge]["conditions"]
+        for method in [BICUBIC, *result["methods"]]:
+            points = sorted((int(name.split("@")[1]), 100 * c[key]) for name, c in conditions.items()
+                            if name.startswith(f"{method}@") and c.get(key) is not None)
+            if points:
+                ax.plot(*zip(*points), marker="o", label=method)
+        ax.axhline(100 * conditions["clean"][key], color="grey", linestyle="--", label=HR)
+        ax.set(xlabel="probe side (pixels)", ylabel=label, title=f"judge {judge}")
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -289,8 +318,9 @@ def run(args: argparse.Namespace) -> int:
     }
     write_json(out / "result.json", result)
     (out / "table.md").write_text(_table(result))
+    _plot(result, out / "accuracy.png")
     print(_table(result))
-    print(f"wrote {out / 'result.json'}, {out / 'table.md'} and {out / 'examples.png'}")
+    print(f"wrote {', '.join(str(out / name) for name in OUTPUTS)}")
     return 0
 
 
