@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -205,7 +206,7 @@ def _summary(evaluation, judge: str) -> dict:
         if c.identification:
             entry["rank1"] = c.identification["ranks"]["1"]["mean"]
             entry["rank1_std"] = c.identification["ranks"]["1"]["std"]
-        out["clean" if name == "clean" else name] = entry
+        out[name] = entry
     return {"judge": judge, "conditions": out, "threshold": evaluation.threshold}
 
 
@@ -245,7 +246,8 @@ def run(args: argparse.Namespace) -> int:
     """``faceveil bench superres`` (options: :func:`faceveil.cli.bench._superres`)."""
     from ..cli import outputs
 
-    torch.set_num_threads(args.threads) if args.threads else None
+    if args.threads:
+        torch.set_num_threads(args.threads)
     data = DataConfig(source="lfw" if args.root else "sample", root=args.root, protocol="view2-2fold", min_images=1)
     splits = lfw_protocol(data.data_root(), "view2-2fold")
     split_of_person = person_splits(data, splits)
@@ -269,12 +271,12 @@ def run(args: argparse.Namespace) -> int:
     everyone = all_face_chips(data, ChipSpec("dlib-chip", chip_size, CHIP_PADDING, 3), progress=not args.quiet)
     row_of = {path.resolve(): i for i, path in enumerate(everyone.paths)}
     names = [everyone.identities[i] for i in everyone.labels.tolist()]
-    pairs = [(pair, k) for k, split in enumerate(splits) for pair in split.test_pairs]
-    a = np.array([row_of[p.path_a.resolve()] for p, _ in pairs])
-    b = np.array([row_of[p.path_b.resolve()] for p, _ in pairs])
-    labels = np.array([p.same for p, _ in pairs])
-    folds = np.array([p.fold for p, _ in pairs])
-    counts = _counts(names)
+    pairs = [pair for split in splits for pair in split.test_pairs]
+    a = np.array([row_of[p.path_a.resolve()] for p in pairs])
+    b = np.array([row_of[p.path_b.resolve()] for p in pairs])
+    labels = np.array([p.same for p in pairs])
+    folds = np.array([p.fold for p in pairs])
+    counts = Counter(names)
     subjects = sorted(n for n in split_of_person if counts.get(n, 0) >= args.min_images)
     if not args.identification_sizes:
         subjects = []
@@ -328,13 +330,6 @@ def _split_record(split) -> dict:
     record = split.record()
     record["train_identities"] = {k: v for k, v in record["train_identities"].items() if k != "names"}
     return record
-
-
-def _counts(names: list[str]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for n in names:
-        counts[n] = counts.get(n, 0) + 1
-    return counts
 
 
 def _training_record(restorer: SuperResolver) -> dict:

@@ -19,6 +19,7 @@ weights, the provenance with the people trained on), ``history.json``, ``train_c
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -133,9 +134,7 @@ def training_faces(data: DataConfig, split: Split, spec: ChipSpec, progress: boo
     first ``data.max_identities`` of them, in name order)."""
     everyone = all_face_chips(data, spec, progress)
     names = [everyone.identities[i] for i in everyone.labels.tolist()]
-    counts: dict[str, int] = {}
-    for name in names:
-        counts[name] = counts.get(name, 0) + 1
+    counts = Counter(names)
     people = sorted(p for p in set(split.train_people) if counts.get(p, 0) >= data.min_images)
     people = set(people[:data.max_identities])
     if not people:
