@@ -31,7 +31,6 @@ import numpy as np
 import torch
 
 from ..data.chips import CHIP_PADDING, ChipSpec
-from ..data.identities import check_unseen
 from ..data.protocols import DataConfig, lfw_protocol
 from ..data.resample import bicubic_resize
 from ..eval.transformed import CrossFitted, Downscale, compose, evaluate_transformed
@@ -39,7 +38,8 @@ from ..provenance import provenance
 from ..recognition.registry import make_embedder
 from ..report.io import write_json
 from ..restore.superres.restorer import SuperResolver
-from ..restore.superres.train import all_face_chips
+from ..restore.faces import all_face_chips
+from .cross_fitting import assign_models, pair_rows, parse_method, person_splits, split_record
 
 OUTPUTS = ("result.json", "table.md", "examples.png", "accuracy.png")
 BICUBIC = "bicubic"
@@ -62,49 +62,6 @@ PAPER_TABLE2 = {
                  "EDSR_32,256,0.5": [9.31, 39.32, 38.93, 43.26], "HR": 83.20},
 }
 PAPER_SIZES = {"table1": ["7x6", "14x12", "16x16", "28x24"], "table2": ["7x6", "14x12", "16x14", "18x16"]}
-
-
-def parse_method(text: str) -> tuple[str, list[Path]]:
-    """``NAME=MODEL[,MODEL...]`` -> (name, model files)."""
-    name, sep, files = text.partition("=")
-    if not sep or not name or not files:
-        raise ValueError(f"--method {text!r}: expected NAME=MODEL.pt[,MODEL.pt] (one model per view2-2fold split)")
-    return name, [Path(f).expanduser() for f in files.split(",")]
-
-
-def assign_models(name: str, files: list[Path], splits, people: list[set[str]]) -> dict[int, SuperResolver]:
-    """For each split k, the model among ``files`` that never trained on ``people[k]`` (every person whose
-    probes it will restore; refused if none)."""
-    restorers = [SuperResolver.from_file(f, name=name) for f in files]
-    chosen = {}
-    for k, split in enumerate(splits):
-        for restorer in restorers:
-            record = restorer.train_identities
-            if record is None:
-                continue
-            try:
-                check_unseen(record, people[k], what=str(restorer.path))
-            except ValueError:
-                continue
-            chosen[k] = restorer
-            break
-        else:
-            raise ValueError(f"--method {name}: none of {', '.join(map(str, files))} is free of the people of "
-                             f"{split.name} ({len(people[k])} people); train one on the other split")
-    return chosen
-
-
-def person_splits(data: DataConfig, splits) -> dict[str, int]:
-    """person -> the split that scores them: the people of each split's test pairs and, on LFW, every person
-    of the View 2 folds it scores (people.txt), also those in no pair (identification subjects)."""
-    of = {name: k for k, split in enumerate(splits) for name in split.test_people}
-    if data.source == "lfw":
-        from ..data.lfw import LFW
-
-        for fold_k, fold in enumerate(LFW(data.data_root()).people("view2")):
-            k = next(i for i, split in enumerate(splits) if any(p.fold == fold_k for p in split.test_pairs))
-            of.update({name: k for name, _ in fold})
-    return of
 
 
 def _conditions(sizes: list[int], methods: dict, groups: np.ndarray) -> dict:
@@ -257,7 +214,7 @@ def run(args: argparse.Namespace) -> int:
         name, files = parse_method(text)
         if name in methods or name == BICUBIC:
             raise ValueError(f"--method {name}: the name is taken")
-        methods[name] = assign_models(name, files, splits, people)
+        methods[name] = assign_models(name, files, splits, people, SuperResolver.from_file)
     judges = {name: make_embedder(name, flip=args.flip, device=args.device) for name in args.judges}
     out = outputs.prepare_folder(args.out, overwrite=args.overwrite, outputs=OUTPUTS)
 
@@ -269,13 +226,9 @@ def run(args: argparse.Namespace) -> int:
                     ("dlib-chip", CHIP_PADDING, [chip_size, chip_size]):
                 raise ValueError(f"--method {name}: {restorer.path} restores {chip}, not dlib chips of {chip_size}")
     everyone = all_face_chips(data, ChipSpec("dlib-chip", chip_size, CHIP_PADDING, 3), progress=not args.quiet)
-    row_of = {path.resolve(): i for i, path in enumerate(everyone.paths)}
     names = [everyone.identities[i] for i in everyone.labels.tolist()]
     pairs = [pair for split in splits for pair in split.test_pairs]
-    a = np.array([row_of[p.path_a.resolve()] for p in pairs])
-    b = np.array([row_of[p.path_b.resolve()] for p in pairs])
-    labels = np.array([p.same for p in pairs])
-    folds = np.array([p.fold for p in pairs])
+    a, b, labels, folds = pair_rows(everyone, pairs)
     counts = Counter(names)
     subjects = sorted(n for n in split_of_person if counts.get(n, 0) >= args.min_images)
     if not args.identification_sizes:
@@ -304,7 +257,7 @@ def run(args: argparse.Namespace) -> int:
     _examples(chips, example_rows, groups, methods, sorted(set(args.sizes)), out / "examples.png")
     speed = _restore_speed(methods, chips[: args.speed_images], sorted(set(args.sizes))) if args.speed_images else None
     result = {
-        "protocol": {"name": "view2-2fold", "splits": [_split_record(s) for s in splits],
+        "protocol": {"name": "view2-2fold", "splits": [split_record(s) for s in splits],
                      "pairs": int(len(pairs)), "gallery": "image a, clean 112x112 dlib chip",
                      "probe": "image b, down-sampled (antialiased bicubic), restored to 112x112",
                      "identification": {"subjects": len(subjects), "min_images": args.min_images, "runs": args.runs,
@@ -324,12 +277,6 @@ def run(args: argparse.Namespace) -> int:
     print(_table(result))
     print(f"wrote {', '.join(str(out / name) for name in OUTPUTS)}")
     return 0
-
-
-def _split_record(split) -> dict:
-    record = split.record()
-    record["train_identities"] = {k: v for k, v in record["train_identities"].items() if k != "names"}
-    return record
 
 
 def _training_record(restorer: SuperResolver) -> dict:

@@ -5,10 +5,10 @@
     faceveil compare         are two photos of the same person?
     faceveil protect dp|optical
     faceveil attack deconv
-    faceveil degrade downscale
-    faceveil restore superres
+    faceveil degrade downscale|occlude|mask
+    faceveil restore superres|inpaint
     faceveil audit dp
-    faceveil train optical|deconv|superres
+    faceveil train optical|deconv|superres|inpaint
     faceveil bench NAME
     faceveil models install NAME | list
     faceveil sample          photos of the embedded LFW sample to try the commands on

@@ -29,7 +29,7 @@ ABLATION_CONFIGS = ("baseline", "euclidean", "upsample2", "hog+cnn", "cnn", "lan
 #: the npm face models (faceveil.recognition.tfjs.models.MODELS)
 NPM_MODELS = ("mobilefacenet", "mobileface", "faceres", "faceres-deep")
 #: benchmarks whose work runs on a torch device and shows progress bars: they get --device and --quiet
-DEVICE_BENCHES = ("optical", "optical-sweep", "judge-search", "judge2", "superres")
+DEVICE_BENCHES = ("optical", "optical-sweep", "judge-search", "judge2", "superres", "inpaint")
 
 
 def _dp(p: argparse.ArgumentParser) -> None:
@@ -251,6 +251,37 @@ def _superres(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int_at_least(1), default=None, help="torch threads (default: torch's)")
 
 
+def _inpaint(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--root", default=None, help="LFW root (default: the embedded sample, a smoke test)")
+    p.add_argument("--method", action="append", default=[], metavar="NAME=MODEL[,MODEL]",
+                   help="a trained generator: its model.pt for each scored view2-2fold split (each probe is restored "
+                        "by the model that never saw its person); repeatable; scored by recognition and image quality")
+    p.add_argument("--quality-method", action="append", default=[], metavar="NAME=MODEL",
+                   help="a generator scored on image quality only, on the probes of people it never trained on "
+                        "(seed 002's Table 1 family); repeatable")
+    p.add_argument("--baselines", nargs="*", choices=("telea", "ns"), default=["telea", "ns"],
+                   help="OpenCV inpainting baselines (default: both)")
+    p.add_argument("--damages", nargs="+", choices=("algorithm1", "algorithm1-code", "irregular"),
+                   default=["algorithm1", "irregular"], help="damages (default: Algorithm 1 and irregular masks)")
+    p.add_argument("--noise", choices=("add", "replace"), default="add",
+                   help="Algorithm 1's N(128, 35) added to the pixels (the paper) or replacing them (the public code)")
+    p.add_argument("--masks", type=int_at_least(5), default=1000,
+                   help="irregular masks in the fixed set (equal numbers per 10 %% hole-ratio bin up to 50 %%)")
+    p.add_argument("--judges", nargs="+", default=["dlib-torch", "judge2"],
+                   help="judges (default: dlib-torch, then judge2; neither is in the GAN's loop)")
+    p.add_argument("--second-judge-methods", nargs="*", default=None,
+                   help="the conditions the judges after the first score, besides the damaged faces (default: every "
+                        "method; judge2 is 8x slower)")
+    p.add_argument("--test-splits", type=int_at_least(0), nargs="+", default=[0, 1],
+                   help="view2-2fold splits whose test pairs are scored (0: folds 6-10, 1: folds 1-5; default both)")
+    p.add_argument("--quality-images", type=int_at_least(1), default=300,
+                   help="probes of the image-quality tables (FSIM takes ~80 ms an image)")
+    p.add_argument("--chip-size", type=int_at_least(16), default=128, help="side of the chips")
+    p.add_argument("--examples", type=int_at_least(1), default=5, help="faces in examples.png")
+    p.add_argument("--seed", type=int_at_least(0), default=0, help="damage, masks, quality probes and examples")
+    p.add_argument("--threads", type=int_at_least(1), default=None, help="torch threads (default: torch's)")
+
+
 BENCHES = {
     "dp": ("dp", _dp, "differential privacy on faces: RDP, NA, LMGD, Pixel-DP, DCT-DP (Ranked DP, Tables II-III)",
            "Variance, SSIM, PSNR and the judge's bypass attack of the DP mechanisms on LFW photos, and their speed "
@@ -301,6 +332,11 @@ BENCHES = {
                  "bicubic interpolation or trained EDSRs (each probe by the model that never saw its person, "
                  "view2-2fold), rank-1 identification, PSNR/SSIM and restore speed, by the dlib judge (inside the "
                  "identity loss) and judge2 (outside it): Lai et al.'s Tables 1 and 2."),
+    "inpaint": ("inpaint", _inpaint, "occluded faces: GAN generators against OpenCV inpainting, two judges",
+                "Algorithm 1 occlusions and irregular masks on LFW probes, reconstructed by trained generators (each "
+                "probe by the model that never saw its person, view2-2fold), their inpainted composites and OpenCV's "
+                "Telea and Navier-Stokes: PSNR, SSIM, MS-SSIM, FSIM, a Frechet distance on judge embeddings, and "
+                "ACC / FPR / TPR at the clean threshold by two judges: Zeman et al.'s Tables 1-7."),
     "optical-speed": ("optical_speed", _optical_speed, "speed of trained optical systems, back to back in one process",
                       "Images per second of the encoder (optics + sensor) and of the whole system (encoder + "
                       "back-end) of each checkpoint on one batch of scenes, best of --repeats, one after the other "

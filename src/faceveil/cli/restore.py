@@ -1,11 +1,18 @@
-"""``faceveil restore superres``: face chips restored from low-resolution faces by a trained EDSR.
+"""``faceveil restore``: face chips restored from degraded faces.
 
     faceveil restore superres INPUT... --out DIR [--model PATH] [--size N] [--device DEV]
+    faceveil restore inpaint INPUT... --out DIR [--mask MASK...] [--method network|telea|ns] [--model PATH]
+                             [--composite] [--device DEV]
 
-An input is a low-resolution face in the geometry of dlib's chip (padding 0.25), e.g. a file of
-``faceveil degrade downscale``; any size works (EDSR x4 is convolutional): the output is the network's 4x
-image brought to the chip size by bicubic interpolation (seed 003's test-time up-sampling). One
-``result.json`` in ``--out`` lists every image.
+``superres``: an input is a low-resolution face in the geometry of dlib's chip (padding 0.25), e.g. a file
+of ``faceveil degrade downscale``; any size works (EDSR x4 is convolutional): the output is the network's
+4x image brought to the chip size by bicubic interpolation (seed 003's test-time up-sampling).
+
+``inpaint``: an input is a damaged chip, e.g. a file of ``faceveil degrade occlude|mask``; its mask (white:
+damaged) is ``--mask`` (one per input, in order) or else ``NAME_mask.png`` beside ``NAME.png`` when it
+exists (files named ``*_mask.png`` are never inputs). The network (default: the shipped V-Net) needs no
+mask; OpenCV's ``telea`` and ``ns`` and ``--composite`` (the reconstruction pasted back only inside the
+mask) do. One ``result.json`` in ``--out`` lists every image.
 """
 
 from __future__ import annotations
@@ -32,6 +39,25 @@ def register(parser: argparse.ArgumentParser) -> None:
     add_on_error(p)
     add_quiet(p)
     p.set_defaults(func=run_superres)
+
+    p = sub.add_parser("inpaint", help="reconstruction of occluded faces (a GAN's V-Net, or OpenCV inpainting)",
+                       description="Reconstruct damaged face chips with a trained generator (default: the shipped "
+                                   "V-Net, which needs no mask) or OpenCV's Telea / Navier-Stokes inpainting.")
+    p.add_argument("inputs", nargs="+", help="image files or folders (searched recursively; *_mask.png are masks)")
+    p.add_argument("--out", required=True, help="output folder (outside every input folder)")
+    p.add_argument("--mask", nargs="+", default=None,
+                   help="mask images (white: damaged), one per input in order (default: NAME_mask.png beside NAME.png)")
+    p.add_argument("--method", choices=("network", "telea", "ns"), default="network",
+                   help="network: a model of 'faceveil train inpaint'; telea, ns: OpenCV (default network)")
+    p.add_argument("--model", default=None,
+                   help="model.pt of 'faceveil train inpaint' (default: the shipped V-Net)")
+    p.add_argument("--composite", action="store_true",
+                   help="keep the input outside the mask: only the damaged pixels come from the reconstruction")
+    add_device(p)
+    add_overwrite(p)
+    add_on_error(p)
+    add_quiet(p)
+    p.set_defaults(func=run_inpaint)
 
 
 def run_superres(args) -> int:
@@ -78,4 +104,99 @@ def run_superres(args) -> int:
     report_skipped(skipped)
     print(f"wrote {len(rows)} restored face(s) ({restorer.output_size[0]}x{restorer.output_size[1]}) to {out}, and "
           f"{out / 'result.json'}")
+    return 0
+
+
+MASK_SUFFIX = "_mask"
+
+
+def _pair_masks(inputs: list, masks: list | None) -> dict:
+    """input image -> its mask file (or None): ``masks`` in order, or ``NAME_mask.png`` beside it."""
+    from .options import UserError
+
+    if masks is not None:
+        if len(masks) != len(inputs):
+            raise UserError(f"--mask gives {len(masks)} mask(s) for {len(inputs)} input image(s): give one per input")
+        return dict(zip(inputs, masks))
+    paired = {}
+    for path in inputs:
+        beside = path.with_name(path.stem + MASK_SUFFIX + ".png")
+        paired[path] = beside if beside.is_file() else None
+    return paired
+
+
+def _read_mask(path, shape):
+    """A mask image as (1, 1, H, W) float in {0, 1} (grey > 127: damaged), checked against the image size."""
+    import numpy as np
+    import torch
+
+    from ..data.images import load_rgb
+    from .options import UserError
+
+    grey = load_rgb(path).mean(-1)
+    if grey.shape != tuple(shape):
+        raise UserError(f"mask {path} is {grey.shape[0]}x{grey.shape[1]}, its image {shape[0]}x{shape[1]}")
+    return torch.from_numpy((grey > 127).astype(np.float32))[None, None]
+
+
+def run_inpaint(args) -> int:
+    import torch
+    from tqdm.auto import tqdm
+
+    from .._checks import check_device
+    from ..data.folders import output_names
+    from ..data.images import save_png, to_tensor
+    from ..provenance import provenance
+    from ..report.io import write_json
+    from ..restore.inpaint import shipped_model
+    from ..restore.inpaint.restorer import NetworkInpainter, OpenCVInpainter
+    from .embed import report_skipped
+    from .options import UserError
+    from .protect import _path, read_photos
+
+    device = str(check_device(args.device or "cpu"))
+    if args.method == "network":
+        model = _path(args.model) if args.model else shipped_model()
+        if model is None:
+            raise UserError("no --model given and this installation ships no inpainting model: train one with "
+                            "'faceveil train inpaint --config smoke --out DIR' and pass --model DIR/model.pt")
+        inpainter = NetworkInpainter.from_file(model, device=device)
+    else:
+        if args.model:
+            raise UserError(f"--model is for --method network, not {args.method}")
+        model, inpainter = None, OpenCVInpainter(args.method)
+    targets = {path: target for path, target in output_names(args.inputs, _path(args.out)).items()
+               if not path.stem.endswith(MASK_SUFFIX)}
+    if not targets:
+        raise UserError("no input image (files named *_mask.png are masks, not inputs)")
+    masks = _pair_masks(list(targets), None if args.mask is None else [_path(m) for m in args.mask])
+    needs = inpainter.needs_masks or args.composite
+    missing = [str(p) for p, m in masks.items() if m is None]
+    if needs and missing:
+        why = "--composite" if args.composite else f"--method {args.method}"
+        raise UserError(f"{why} needs a mask for every image; none for {missing[0]}"
+                        + (f" and {len(missing) - 1} more" if len(missing) > 1 else "")
+                        + " (pass --mask, or put NAME_mask.png beside NAME.png)")
+    out = outputs.prepare_folder(args.out, overwrite=args.overwrite, inputs=args.inputs,
+                                 outputs=tuple(str(t.relative_to(_path(args.out))) for t in targets.values())
+                                 + ("result.json",))
+    photos, skipped = read_photos(list(targets), args.on_error)
+    rows = []
+    for path in tqdm(list(photos), desc=f"restore inpaint ({inpainter.name})", unit="img", disable=args.quiet):
+        image = to_tensor([photos[path]])
+        mask = None if masks[path] is None else _read_mask(masks[path], image.shape[-2:])
+        restored = inpainter.restore(image, mask)
+        if args.composite:
+            restored = torch.where(mask > 0.5, restored, image)
+        target = save_png(restored[0], targets[path])
+        rows.append({"input": str(path), "mask": None if masks[path] is None else str(masks[path]),
+                     "output": str(target.relative_to(out))})
+    record = {"name": inpainter.name, **inpainter.settings()}
+    write_json(out / "result.json", {"images": len(rows), "method": args.method, "composite": args.composite,
+                                     "model": None if model is None else str(model.resolve()), "inpainter": record,
+                                     "per_image": rows, "skipped": {str(k): v for k, v in skipped.items()},
+                                     "provenance": provenance(model=None if model is None else str(model.resolve()))})
+    report_skipped(skipped)
+    print(f"wrote {len(rows)} reconstructed face(s) ({inpainter.name}{', composite' if args.composite else ''}) to "
+          f"{out}, and {out / 'result.json'}")
     return 0

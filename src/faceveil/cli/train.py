@@ -1,6 +1,6 @@
 """``faceveil train NAME``: train any trainable system from a configuration, resumably.
 
-    faceveil train NAME --config FILE|smoke|paper --out DIR [--root PATH] [--protocol P] [--split K]
+    faceveil train NAME --config FILE|smoke|cpu|paper --out DIR [--root PATH] [--protocol P] [--split K]
                         [--max-steps N] [--resume | --overwrite] [--device DEV] [--quiet]
 
 Every system ships a ``smoke`` configuration (the embedded sample, seconds on a CPU) and the paper's
@@ -24,6 +24,8 @@ TRAINABLE = {
                "the U-Net blind-deconvolution attack on an optical camera, from the faces of training people"),
     "superres": ("faceveil.restore.superres.train",
                  "EDSR x4 face hallucination with an identity loss through a frozen recogniser"),
+    "inpaint": ("faceveil.restore.inpaint.train",
+                "a GAN (V-Net, U-Net or autoencoder generator) that reconstructs occluded faces"),
 }
 #: faceveil.data.protocols.PROTOCOLS (checked by the tests)
 PROTOCOLS = ("view2-10fold", "view2-2fold", "view1")

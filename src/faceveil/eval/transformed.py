@@ -212,8 +212,40 @@ class Downscale(Transform):
                 "back_to_size": self.back_to_size, "kernel": "bicubic a=-0.5, antialiased (PIL, MATLAB)"}
 
 
+class IndexedTransform(Transform):
+    """A transform whose result depends on which chips it is given, not only on their pixels: a damage
+    with one fixed mask per chip (the same mask for every method compared), or one model per group of
+    chips (:class:`CrossFitted`). :func:`evaluate_transformed` applies it through :meth:`apply_rows`;
+    calling it on bare images is refused."""
+
+    indexed = True
+
+    @abc.abstractmethod
+    def apply_rows(self, chips: torch.Tensor, rows: np.ndarray) -> torch.Tensor:
+        """The transform of ``chips`` (n, C, H, W) in [0, 1], the chips at indices ``rows`` (n,)."""
+
+    def _apply(self, chips: torch.Tensor) -> torch.Tensor:
+        raise ValueError(f"transform {self.name!r} depends on which chips it gets: evaluate_transformed applies it "
+                         "through apply_rows")
+
+
+def apply_transform(transform: Transform, chips: torch.Tensor, rows: np.ndarray) -> torch.Tensor:
+    """``transform`` on ``chips`` (n, C, H, W), the chips at indices ``rows`` (n,): through
+    :meth:`IndexedTransform.apply_rows` where the transform needs them, else a plain call; the output is
+    checked as a plain call checks it."""
+    if not getattr(transform, "indexed", False):
+        return transform(chips)
+    _check_unit_images(chips, "chips")
+    out = transform.apply_rows(chips, np.asarray(rows))
+    _check_unit_images(out, f"output of transform {transform.name!r}")
+    if out.shape[0] != chips.shape[0]:
+        raise ValueError(f"transform {transform.name!r} returned {out.shape[0]} images for {chips.shape[0]} chips")
+    return out
+
+
 class Composition(Transform):
-    """Transforms applied one after the other, the first one first (:func:`compose`)."""
+    """Transforms applied one after the other, the first one first (:func:`compose`); indexed when any
+    step is."""
 
     def __init__(self, *transforms: Transform) -> None:
         if not transforms:
@@ -223,10 +255,20 @@ class Composition(Transform):
                 raise ValueError(f"transform {i} of compose must be a Transform, got {type(t).__name__}")
         self.transforms = tuple(transforms)
         self.name = "->".join(t.name for t in self.transforms)
+        self.indexed = any(getattr(t, "indexed", False) for t in self.transforms)
 
     def _apply(self, chips: torch.Tensor) -> torch.Tensor:
+        if self.indexed:
+            raise ValueError(f"transform {self.name!r} has a step that depends on which chips it gets: "
+                             "evaluate_transformed applies it through apply_rows")
         for t in self.transforms:
             chips = t(chips)
+        return chips
+
+    def apply_rows(self, chips: torch.Tensor, rows: np.ndarray) -> torch.Tensor:
+        """Each step on ``chips``, the chips at indices ``rows``."""
+        for t in self.transforms:
+            chips = apply_transform(t, chips, rows)
         return chips
 
     def settings(self) -> dict:
@@ -239,7 +281,7 @@ def compose(*transforms: Transform) -> Composition:
     return Composition(*transforms)
 
 
-class CrossFitted(Transform):
+class CrossFitted(IndexedTransform):
     """One transform per group of chips: the trained restorations of a cross-fitted protocol. Under
     ``view2-2fold`` the model trained on the people of folds 1-5 restores the chips of folds 6-10 and the
     other model those of folds 1-5, so that no face is restored by a model that saw its person, while every
@@ -258,20 +300,15 @@ class CrossFitted(Transform):
             raise ValueError("transforms must be a non-empty dict {group: Transform}")
         for group, transform in transforms.items():
             if not isinstance(transform, Transform) or isinstance(transform, CrossFitted):
-                raise ValueError(f"the transform of group {group!r} must be a plain Transform, got "
+                raise ValueError(f"the transform of group {group!r} must be a Transform other than CrossFitted, got "
                                  f"{type(transform).__name__}")
         self.transforms = dict(transforms)
         self.groups = np.asarray(groups)
         if self.groups.ndim != 1:
             raise ValueError(f"groups must be 1-D (one group per chip), got shape {self.groups.shape}")
 
-    def _apply(self, chips: torch.Tensor) -> torch.Tensor:
-        raise ValueError(f"transform {self.name!r} picks a transform per chip: evaluate_transformed applies it "
-                         "through apply_rows")
-
     def apply_rows(self, chips: torch.Tensor, rows: np.ndarray) -> torch.Tensor:
         """The transform of each chip's group on ``chips`` (n, C, H, W), the chips at indices ``rows`` (n,)."""
-        _check_unit_images(chips, "chips")
         groups = self.groups[rows]
         missing = sorted(set(groups.tolist()) - set(self.transforms))
         if missing:
@@ -280,7 +317,7 @@ class CrossFitted(Transform):
         for group, transform in self.transforms.items():
             chosen = torch.from_numpy(groups == group)
             if chosen.any():
-                images = transform(chips[chosen])
+                images = apply_transform(transform, chips[chosen], rows[chosen.numpy()])
                 if out is None:
                     out = images.new_empty((len(chips), *images.shape[1:]))
                 out[chosen] = images
@@ -430,8 +467,7 @@ class _Pass:
         for batch in tqdm(np.array_split(rows, max(1, math.ceil(len(rows) / batch_size))), desc=desc,
                           disable=not progress):
             original = chips[torch.from_numpy(batch)]
-            images = (original if transform is None else transform.apply_rows(original, batch)
-                      if isinstance(transform, CrossFitted) else transform(original))
+            images = original if transform is None else apply_transform(transform, original, batch)
             embeddings.append(_embed_batch(judge, images))
             if metrics:
                 shapes.add(tuple(images.shape[1:]))

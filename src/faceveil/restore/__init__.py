@@ -1,1 +1,2 @@
-"""Restorers: networks that recover identity from degraded faces (super-resolution of low-resolution faces)."""
+"""Restorers: networks that recover identity from degraded faces (super-resolution of low-resolution faces,
+reconstruction of occluded faces)."""

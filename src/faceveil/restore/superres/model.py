@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from ..._checks import check_int, check_positive
+from ..model_file import load_network, save_network
 
 #: EDSR x4's up-sampling factor: two PixelShuffle x2 stages
 SCALE = 4
@@ -85,16 +86,9 @@ MODEL_FORMAT_VERSION = 1
 
 
 def save_model(path, model: EDSR, chip: dict, extra: dict | None = None, half: bool = True):
-    """Write ``model`` (settings, weights: float16 by default, a few MB for EDSR_{16,64}), the geometry of
-    the high-resolution ``chip`` it restores (``{"method", "size", "padding"}``) and ``extra`` entries (the
-    training's config, history, provenance with the people trained on), atomically."""
-    from ... import __version__
-    from ...train.checkpoint import save_atomic
-
-    weights = {k: v.detach().cpu().half() if half and v.is_floating_point() else v.detach().cpu()
-               for k, v in model.state_dict().items()}
-    return save_atomic({"format": MODEL_FORMAT, "format_version": MODEL_FORMAT_VERSION, "faceveil_version": __version__,
-                        "model": model.settings(), "chip": dict(chip), "state_dict": weights, **(extra or {})}, path)
+    """Write ``model`` with the geometry of the high-resolution ``chip`` it restores and ``extra`` entries:
+    :func:`~faceveil.restore.model_file.save_network` (float16 weights by default, 3 MB for EDSR_{16,64})."""
+    return save_network(path, MODEL_FORMAT, MODEL_FORMAT_VERSION, model, chip, extra, half)
 
 
 def load_model(path, map_location="cpu") -> tuple[EDSR, dict]:
@@ -104,13 +98,5 @@ def load_model(path, map_location="cpu") -> tuple[EDSR, dict]:
         FileNotFoundError / ValueError: no such file, not a super-resolution model, or settings that do not
             match the stored weights (an edited file).
     """
-    from ...train.checkpoint import read_payload
-
-    payload = read_payload(path, MODEL_FORMAT, MODEL_FORMAT_VERSION, "super-resolution model", map_location)
-    try:
-        model = EDSR(**payload["model"])
-        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in payload["state_dict"].items()})
-    except (TypeError, KeyError, RuntimeError, ValueError) as err:
-        raise ValueError(f"{path}: the stored settings {payload.get('model')} do not build a network that matches "
-                         f"the stored weights ({str(err).splitlines()[0]})") from None
-    return model.eval(), payload
+    return load_network(path, MODEL_FORMAT, MODEL_FORMAT_VERSION, "super-resolution model",
+                        lambda settings: EDSR(**settings), map_location)

@@ -19,7 +19,6 @@ weights, the provenance with the people trained on), ``history.json``, ``train_c
 from __future__ import annotations
 
 import math
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,13 +26,12 @@ import torch
 
 from ..._checks import check_choice, check_int, check_positive
 from ...config import load_config, to_dict
-from ...data.chips import CHIP_PADDING, ChipSpec, FaceChips, load_face_chips
-from ...data.folders import read_identity_folders
-from ...data.lfw import LFW
+from ...data.chips import CHIP_PADDING, ChipSpec, FaceChips
 from ...data.protocols import DataConfig, Split
 from ...data.resample import bicubic_resize, low_resolution_size
 from ...provenance import provenance
 from ...train import FitConfig, OptimizerConfig, OptimizerSpec, Task, fit_on_split, resume_point
+from ..faces import training_faces
 from .losses import differentiable_judge, identity_features, identity_loss, image_loss
 from .model import EDSR, SCALE, save_model
 
@@ -119,32 +117,6 @@ def load_train_config(path: str | Path, data: dict | None = None, **overrides) -
     """A :class:`SuperResTrainConfig` from a JSON file or a shipped configuration by name (``smoke``, ``cpu``,
     ``paper``): :func:`faceveil.config.load_config`."""
     return load_config(SuperResTrainConfig, path, CONFIGS, data, **overrides)
-
-
-def all_face_chips(data: DataConfig, spec: ChipSpec, progress: bool = True) -> FaceChips:
-    """Every photo under the data root, aligned once and cached (:func:`~faceveil.data.chips.load_face_chips`
-    of all identity folders in name order): the training people of any split, and the benchmark's pairs,
-    are subsets of this one cache."""
-    items = read_identity_folders(LFW(data.data_root()).image_dir, 1)
-    return load_face_chips(items, spec, progress=progress)
-
-
-def training_faces(data: DataConfig, split: Split, spec: ChipSpec, progress: bool = True) -> FaceChips:
-    """The chips of the training people of ``split`` with at least ``data.min_images`` photos (and only the
-    first ``data.max_identities`` of them, in name order)."""
-    everyone = all_face_chips(data, spec, progress)
-    names = [everyone.identities[i] for i in everyone.labels.tolist()]
-    counts = Counter(names)
-    people = sorted(p for p in set(split.train_people) if counts.get(p, 0) >= data.min_images)
-    people = set(people[:data.max_identities])
-    if not people:
-        raise ValueError(f"no training person of split {split.name!r} has {data.min_images} photo(s) under "
-                         f"{data.data_root()}")
-    chosen = everyone.subset(torch.tensor([name in people for name in names]))
-    kept = sorted(people)
-    index = {name: i for i, name in enumerate(kept)}
-    labels = torch.tensor([index[chosen.identities[i]] for i in chosen.labels.tolist()], dtype=torch.long)
-    return FaceChips(chosen.chips, labels, kept, chosen.paths, chosen.detected, None, chosen.skipped)
 
 
 class SuperResTask(Task):
