@@ -188,6 +188,18 @@ def test_inpainters_and_the_benchmark_transforms():
     pasted = apply_transform(composite, faces, rows)
     hole = damage.masks(rows).expand(-1, 3, -1, -1) > 0.5
     assert torch.equal(pasted[~hole], faces[~hole]) and torch.equal(pasted[hole], whole[hole])
+    calls = []
+
+    class Counting(OpenCVInpainter):
+        def restore(self, damaged, masks=None):
+            calls.append(len(damaged))
+            return super().restore(damaged, masks)
+
+    counting, cache = Counting("telea"), {}
+    kept = apply_transform(Reconstruction(damage, counting, cache=cache), faces, rows)
+    again = apply_transform(Reconstruction(damage, counting, composite=True, cache=cache), faces[1:], rows[1:])
+    assert calls == [3] and sorted(cache) == [0, 1, 2]  # one inpainting pass, shared by the composite
+    assert torch.equal(kept, (kept * 255).round() / 255) and torch.equal(again[~hole[1:]], faces[1:][~hole[1:]])
     mask_set = irregular_mask_set(32, 5, seed=0)
     irregular = Damage("irregular", 32, mask_set=mask_set)
     assert torch.equal(irregular.masks([7]), mask_set.masks[2:3]) and irregular.hole_bins([7]).tolist() == [2]

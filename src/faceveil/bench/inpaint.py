@@ -4,8 +4,8 @@ and by OpenCV, judged by image quality and by face recognition.
 Protocol (``view2-2fold``, person-disjoint): every LFW photo is aligned once to dlib's chip (padding 0.25)
 at the models' size (128 x 128). For every pair, image a is the clean gallery and image b the probe,
 damaged once (:class:`~faceveil.restore.inpaint.restorer.Damage`: Algorithm 1, and irregular masks from
-one fixed seeded set binned by hole ratio; the same damage for every method) and then reconstructed by
-each method: a trained generator (each probe by the model of the split that never saw its person), its
+one fixed seeded set binned by hole ratio; the same damage for every method) and then reconstructed (kept
+as 8-bit images, one pass shared by every judge and by the composite) by each method: a trained generator (each probe by the model of the split that never saw its person), its
 "inpainted" composite (only the masked pixels from the generator), OpenCV's Telea and Navier-Stokes. One
 judge scores every pair of the scored halves: ACC / TPR / FPR at the threshold of the clean pairs (seed
 002, Tables 6-7), the 10-fold accuracy, genuine and impostor distributions (Fig. 7) and, for irregular
@@ -78,13 +78,14 @@ def _conditions(damages: dict, methods: dict, baselines: list, groups: np.ndarra
     for kind, damage in damages.items():
         conditions[f"{kind}/{DAMAGED}"] = damage
         for name, per_split in methods.items():
+            cache = {}  # one inpainting pass per chip for the whole and the composite, and for every judge
             for composite in (False, True):
                 label = f"{kind}/{name}{INPAINTED if composite else ''}"
-                conditions[label] = CrossFitted(label, {k: Reconstruction(damage, m, composite, label)
+                conditions[label] = CrossFitted(label, {k: Reconstruction(damage, m, composite, label, cache)
                                                         for k, m in per_split.items()}, groups)
         for method in baselines:
             label = f"{kind}/{method}"
-            conditions[label] = Reconstruction(damage, OpenCVInpainter(method), name=label)
+            conditions[label] = Reconstruction(damage, OpenCVInpainter(method), name=label, cache={})
     return conditions
 
 

@@ -195,19 +195,36 @@ class Damage(IndexedTransform):
 class Reconstruction(IndexedTransform):
     """``damage`` of each chip, then ``inpainter``; with ``composite`` only the masked pixels are taken
     from the reconstruction (seed 002's "inpainted" images), the rest from the damaged chip (which equals
-    the original there)."""
+    the original there).
 
-    def __init__(self, damage: Damage, inpainter: Inpainter, composite: bool = False, name: str | None = None):
+    ``cache`` (a dict, shared by the whole and the composite reconstruction of one damage and inpainter)
+    keeps each chip's reconstruction as an 8-bit image (what ``faceveil restore inpaint`` writes) by chip
+    index, so that several judges and the composite reuse one inpainting pass.
+    """
+
+    def __init__(self, damage: Damage, inpainter: Inpainter, composite: bool = False, name: str | None = None,
+                 cache: dict | None = None):
         if not isinstance(damage, Damage) or not isinstance(inpainter, Inpainter):
             raise ValueError("Reconstruction needs a Damage and an Inpainter")
-        self.damage, self.inpainter, self.composite = damage, inpainter, bool(composite)
+        self.damage, self.inpainter, self.composite, self.cache = damage, inpainter, bool(composite), cache
         self.name = name or f"{damage.name}->{inpainter.name}{'-inpainted' if composite else ''}"
+
+    def _restore(self, damaged: torch.Tensor, masks: torch.Tensor, rows: np.ndarray) -> torch.Tensor:
+        if self.cache is None:
+            return self.inpainter.restore(damaged, masks)
+        rows = np.asarray(rows).tolist()
+        missing = [i for i, r in enumerate(rows) if r not in self.cache]
+        if missing:
+            restored = self.inpainter.restore(damaged[missing], masks[missing])
+            for i, image in zip(missing, (restored.clamp(0, 1) * 255).round().to(torch.uint8)):
+                self.cache[rows[i]] = image
+        return torch.stack([self.cache[r] for r in rows]).float() / 255
 
     def apply_rows(self, chips: torch.Tensor, rows: np.ndarray) -> torch.Tensor:
         damaged, masks = self.damage.damage(chips, rows)
-        restored = self.inpainter.restore(damaged, masks)
+        restored = self._restore(damaged, masks, rows)
         return torch.where(masks > 0.5, restored, damaged) if self.composite else restored
 
     def settings(self) -> dict:
         return {"damage": self.damage.record(), "inpainter": {"name": self.inpainter.name, **self.inpainter.settings()},
-                "composite": self.composite}
+                "composite": self.composite, "kept_as_8_bit": self.cache is not None}
