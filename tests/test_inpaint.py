@@ -11,6 +11,7 @@ from PIL import Image
 
 from faceveil.cli import main
 from faceveil.data.sample import sample_root
+from faceveil.eval.quality import LPIPSAlex
 from faceveil.eval.transformed import FunctionTransform, apply_transform, compose
 from faceveil.restore.inpaint.damage import (HOLE_BINS, NOISE_MEAN, NOISE_STD, algorithm1_mask, algorithm1_masks,
                                              chip_landmarks, erase, face_region, irregular_mask, irregular_mask_set,
@@ -264,10 +265,14 @@ def test_train_inpaint_then_bench_scores_each_probe_with_the_model_that_never_sa
         "discriminator/total", "generator/adversarial", "generator/mse"}
 
     models = ",".join(str(r / "model.pt") for r in runs)
+    lpips_model = LPIPSAlex()  # random weights (non-negative lin layers, as trained LPIPS has): the path runs
+    for i in range(5):
+        getattr(lpips_model, f"lin{i}").model[1].weight.data.abs_()
+    torch.save(lpips_model.state_dict(), tmp_path / "lpips.pth")
     base = ["bench", "inpaint", "--judges", "dlib-torch", "--chip-size", "32", "--masks", "5", "--baselines", "telea",
             "--quality-images", "6", "--examples", "2", "--quiet"]
     assert main(base + ["--method", f"tiny={models}", "--quality-method", f"one={runs[0] / 'model.pt'}",
-                        "--out", str(tmp_path / "b")]) == 0
+                        "--lpips-weights", str(tmp_path / "lpips.pth"), "--out", str(tmp_path / "b")]) == 0
     result = json.loads((tmp_path / "b" / "result.json").read_text())
     conditions = result["evaluations"]["dlib-torch"]["conditions"]
     assert set(conditions) == {"clean", *(f"{d}/{m}" for d in ("algorithm1", "irregular")
@@ -277,6 +282,7 @@ def test_train_inpaint_then_bench_scores_each_probe_with_the_model_that_never_sa
     assert [b["bin"] for b in damaged["per_hole_ratio"]] == [list(b) for b in HOLE_BINS]
     quality = result["quality"]["irregular"]
     assert quality["irregular/telea"]["psnr"] > quality["irregular/damaged"]["psnr"]
+    assert quality["irregular/damaged"]["lpips"] > 0 and "| LPIPS |" in (tmp_path / "b" / "table.md").read_text()
     assert quality["irregular/one"]["images"] <= 6 and result["quality_images_of"]["irregular/one"] >= 1
     assert result["protocol"]["pairs"] == sum(s["test_pairs"] for s in result["protocol"]["splits"])
     assert all((tmp_path / "b" / name).is_file() for name in ("examples.png", "distributions.png", "table.md"))

@@ -13,8 +13,8 @@ masks, ACC per hole-ratio bin.
 
 Image quality (Tables 1-5 shape) on ``--quality-images`` probes: PSNR, SSIM, MS-SSIM (the scales a
 128-px chip holds), FSIM against the clean chip, the Frechet distance between the judge embeddings of the
-clean and the reconstructed probes and their mean identity cosine (LPIPS and FID need backbones that are
-not available offline). ``--quality-method`` adds generators scored on image quality only (seed 002's
+clean and the reconstructed probes and their mean identity cosine; LPIPS and FID where the user gives
+their weights (``--lpips-weights``, ``--inception-weights``: not available offline). ``--quality-method`` adds generators scored on image quality only (seed 002's
 Table 1 family, trained on one split): their probes come from the people they never saw.
 
 Run of docs/benchmarks.md:
@@ -33,7 +33,7 @@ import torch
 from ..data.chips import CHIP_PADDING, ChipSpec
 from ..data.identities import check_unseen
 from ..data.protocols import DataConfig, lfw_protocol
-from ..eval.quality import fid_from_features, fsim, ms_ssim, psnr, ssim
+from ..eval.quality import fid, fid_from_features, fsim, load_inception, load_lpips_alex, lpips, ms_ssim, psnr, ssim
 from ..eval.transformed import CrossFitted, apply_transform, embed_chips, evaluate_transformed
 from ..provenance import provenance
 from ..recognition.registry import make_embedder
@@ -89,8 +89,11 @@ def _conditions(damages: dict, methods: dict, baselines: list, groups: np.ndarra
     return conditions
 
 
-def _quality(chips: torch.Tensor, rows: np.ndarray, transforms: dict, judge, batch_size: int = 32) -> dict:
-    """Image and identity-space quality of each transform's outputs on ``chips`` (the chips at ``rows``)."""
+def _quality(chips: torch.Tensor, rows: np.ndarray, transforms: dict, judge, lpips_model=None, inception=None,
+             batch_size: int = 32) -> dict:
+    """Image and identity-space quality of each transform's outputs on ``chips`` (the chips at ``rows``); LPIPS
+    and FID too where their networks are given (:func:`~faceveil.eval.quality.load_lpips_alex`,
+    :func:`~faceveil.eval.quality.load_inception`)."""
     clean = embed_chips(judge, chips).double().numpy()
     out = {}
     for name, transform in transforms.items():
@@ -109,6 +112,11 @@ def _quality(chips: torch.Tensor, rows: np.ndarray, transforms: dict, judge, bat
         entry = {key: float(torch.cat(v).double()[torch.cat(v).isfinite()].mean()) for key, v in values.items()}
         entry |= {"frechet": fid_from_features(clean, embedded), "identity_cosine": float((clean * embedded).sum(1).mean()),
                   "images": int(len(chips)), "images_per_second": len(chips) / seconds}
+        if lpips_model is not None:
+            with torch.no_grad():
+                entry["lpips"] = float(lpips(restored, chips, lpips_model).mean())
+        if inception is not None:
+            entry["fid"] = fid(restored, chips, inception)
         out[name] = entry
     return out
 
@@ -176,14 +184,15 @@ def _table(result: dict) -> str:
     for kind in result["damages"]:
         quality = result["quality"].get(kind)
         if quality:
+            extra = [k for k in ("lpips", "fid") if k in next(iter(quality.values()))]
             lines += ["", f"### Image quality, {kind} damage ({result['quality_images']} probes; Frechet distance and "
                       f"cosine on {result['quality_judge']} embeddings)", "",
-                      "| method | PSNR dB | SSIM | MS-SSIM | FSIM | Frechet (id) | identity cosine | img/s |",
-                      "|---|---|---|---|---|---|---|---|"]
+                      "| method | PSNR dB | SSIM | MS-SSIM | FSIM | " + "".join(f"{k.upper()} | " for k in extra)
+                      + "Frechet (id) | identity cosine | img/s |", "|---|" + "---|" * (7 + len(extra))]
             for name, q in quality.items():
                 lines.append(f"| {_name(name)} | {q['psnr']:.2f} | {q['ssim']:.4f} | {q['ms_ssim']:.4f} | "
-                             f"{q['fsim']:.4f} | {q['frechet']:.4f} | {q['identity_cosine']:.4f} | "
-                             f"{q['images_per_second']:.0f} |")
+                             f"{q['fsim']:.4f} | " + "".join(f"{q[k]:.4f} | " for k in extra)
+                             + f"{q['frechet']:.4f} | {q['identity_cosine']:.4f} | {q['images_per_second']:.0f} |")
         for judge in result["judges"]:
             conditions = result["evaluations"][judge]["conditions"]
             names = [ORIGINAL] + [n for n in conditions if n.startswith(f"{kind}/")]
@@ -341,10 +350,13 @@ def run(args: argparse.Namespace) -> int:
     probes = np.unique(lb)
     quality_rows = np.sort(rng.choice(probes, size=min(args.quality_images, probes.size), replace=False))
     quality_judge = judges[args.judges[0]]
+    networks = {"lpips_model": load_lpips_alex(args.lpips_weights) if args.lpips_weights else None,
+                "inception": load_inception(args.inception_weights) if args.inception_weights else None}
     quality, quality_rows_of = {}, {}
     for kind, damage in damages.items():
         transforms = {n: t for n, t in conditions.items() if n.startswith(f"{kind}/")}
-        quality[kind] = _quality(chips[torch.from_numpy(quality_rows)], quality_rows, transforms, quality_judge)
+        quality[kind] = _quality(chips[torch.from_numpy(quality_rows)], quality_rows, transforms, quality_judge,
+                                 **networks)
         for name, inpainter in quality_only.items():
             record = inpainter.train_identities
             unseen = [r for r in quality_rows if record is None or names[rows[r]] not in set(record.get("names", []))]
@@ -353,7 +365,8 @@ def run(args: argparse.Namespace) -> int:
             unseen = np.array(unseen, dtype=np.int64)
             label = f"{kind}/{name}"
             quality[kind] |= _quality(chips[torch.from_numpy(unseen)], unseen,
-                                      {label: Reconstruction(damage, inpainter, name=label)}, quality_judge)
+                                      {label: Reconstruction(damage, inpainter, name=label)}, quality_judge,
+                                      **networks)
             quality[kind][label]["note"] = "probes of people it never trained on only"
             quality_rows_of[label] = int(unseen.size)
     example_rows = rng.choice(len(rows), size=min(args.examples, len(rows)), replace=False)

@@ -276,6 +276,10 @@ def _inpaint(p: argparse.ArgumentParser) -> None:
                    help="view2-2fold splits whose test pairs are scored (0: folds 6-10, 1: folds 1-5; default both)")
     p.add_argument("--quality-images", type=int_at_least(1), default=300,
                    help="probes of the image-quality tables (FSIM takes ~80 ms an image)")
+    p.add_argument("--lpips-weights", default=None,
+                   help="LPIPS-AlexNet state dict: adds LPIPS to the image-quality tables (docs/quality.md)")
+    p.add_argument("--inception-weights", default=None,
+                   help="inception-2015-12-05.pt (TorchScript): adds FID to the image-quality tables (docs/quality.md)")
     p.add_argument("--chip-size", type=int_at_least(16), default=128, help="side of the chips")
     p.add_argument("--examples", type=int_at_least(1), default=5, help="faces in examples.png")
     p.add_argument("--seed", type=int_at_least(0), default=0, help="damage, masks, quality probes and examples")
