@@ -258,7 +258,7 @@ def _inpaint(p: argparse.ArgumentParser) -> None:
                         "by the model that never saw its person); repeatable; scored by recognition and image quality")
     p.add_argument("--quality-method", action="append", default=[], metavar="NAME=MODEL",
                    help="a generator scored on image quality only, on the probes of people it never trained on "
-                        "(seed 002's Table 1 family); repeatable")
+                        "(Zeman et al.'s Table 1 family); repeatable")
     p.add_argument("--baselines", nargs="*", choices=("telea", "ns"), default=["telea", "ns"],
                    help="OpenCV inpainting baselines (default: both)")
     p.add_argument("--damages", nargs="+", choices=("algorithm1", "algorithm1-code", "irregular"),

@@ -51,7 +51,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     add_quiet(p)
     p.set_defaults(func=run_downscale)
 
-    p = sub.add_parser("occlude", help="seed 002's Algorithm 1 occlusion (noise-filled strokes) and its mask",
+    p = sub.add_parser("occlude", help="Zeman et al.'s Algorithm 1 occlusion (noise-filled strokes) and its mask",
                        description="Align each face to dlib's chip and draw Algorithm 1's occlusion: a square on a "
                                    "random landmark, then 30 noise-filled segments inside the face; writes NAME.png "
                                    "and NAME_mask.png.")
