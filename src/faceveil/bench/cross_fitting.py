@@ -42,6 +42,17 @@ def assign_models(name: str, files: list[Path], splits, people: list[set[str]], 
     return chosen
 
 
+def check_chip(name: str, restorer, size: int) -> None:
+    """Refuse a restorer (with ``payload`` and ``path``) whose file says it restores other chips than the
+    bench's dlib chips of ``size`` x ``size``."""
+    from ..data.chips import CHIP_PADDING
+
+    chip = restorer.payload.get("chip", {})
+    if (chip.get("method"), chip.get("padding"), list(chip.get("size", []))) != ("dlib-chip", CHIP_PADDING,
+                                                                                [size, size]):
+        raise ValueError(f"{name}: {restorer.path} restores {chip}, not dlib chips of {size}")
+
+
 def person_splits(data: DataConfig, splits) -> dict[str, int]:
     """person -> the split that scores them: the people of each split's test pairs and, on LFW, every person
     of the View 2 folds it scores (people.txt), also those in no pair (identification subjects)."""

@@ -41,7 +41,7 @@ from ..report.io import write_json
 from ..restore.faces import all_face_chips
 from ..restore.inpaint.damage import HOLE_BINS, irregular_mask_set
 from ..restore.inpaint.restorer import Damage, NetworkInpainter, OpenCVInpainter, Reconstruction
-from .cross_fitting import assign_models, pair_rows, parse_method, person_splits, split_record
+from .cross_fitting import assign_models, check_chip, pair_rows, parse_method, person_splits, split_record
 
 OUTPUTS = ("result.json", "table.md", "examples.png", "distributions.png")
 ORIGINAL = "original"
@@ -313,10 +313,7 @@ def run(args: argparse.Namespace) -> int:
     out = outputs.prepare_folder(args.out, overwrite=args.overwrite, outputs=OUTPUTS)
     size = args.chip_size
     for name, inpainter in [(n, m) for n, per in methods.items() for m in per.values()] + list(quality_only.items()):
-        chip = inpainter.payload.get("chip", {})
-        if (chip.get("method"), chip.get("padding"), list(chip.get("size", []))) != ("dlib-chip", CHIP_PADDING,
-                                                                                    [size, size]):
-            raise ValueError(f"{name}: {inpainter.path} restores {chip}, not dlib chips of {size}")
+        check_chip(name, inpainter, size)
 
     everyone = all_face_chips(data, ChipSpec("dlib-chip", size, CHIP_PADDING, 3), progress=not args.quiet)
     names = [everyone.identities[i] for i in everyone.labels.tolist()]

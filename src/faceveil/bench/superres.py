@@ -39,7 +39,7 @@ from ..recognition.registry import make_embedder
 from ..report.io import write_json
 from ..restore.superres.restorer import SuperResolver
 from ..restore.faces import all_face_chips
-from .cross_fitting import assign_models, pair_rows, parse_method, person_splits, split_record
+from .cross_fitting import assign_models, check_chip, pair_rows, parse_method, person_splits, split_record
 
 OUTPUTS = ("result.json", "table.md", "examples.png", "accuracy.png")
 BICUBIC = "bicubic"
@@ -221,10 +221,7 @@ def run(args: argparse.Namespace) -> int:
     chip_size = args.chip_size
     for name, per_split in methods.items():
         for restorer in per_split.values():
-            chip = restorer.payload.get("chip", {})
-            if (chip.get("method"), chip.get("padding"), list(chip.get("size", []))) != \
-                    ("dlib-chip", CHIP_PADDING, [chip_size, chip_size]):
-                raise ValueError(f"--method {name}: {restorer.path} restores {chip}, not dlib chips of {chip_size}")
+            check_chip(f"--method {name}", restorer, chip_size)
     everyone = all_face_chips(data, ChipSpec("dlib-chip", chip_size, CHIP_PADDING, 3), progress=not args.quiet)
     names = [everyone.identities[i] for i in everyone.labels.tolist()]
     pairs = [pair for split in splits for pair in split.test_pairs]

@@ -42,3 +42,27 @@ def load_network(path: str | Path, format_name: str, format_version: int, what: 
         raise ValueError(f"{path}: the stored settings {payload.get('model')} do not build a network that matches "
                          f"the stored weights ({str(err).splitlines()[0]})") from None
     return model.eval(), payload
+
+
+class TrainedRestorer:
+    """What a restorer built from a file of :func:`save_network` has: :meth:`from_file`, the ``path`` and
+    ``payload`` it came from and the people it trained on. Subclasses set :attr:`read_model` (path ->
+    (network, payload)) and take ``(network, payload, **options)``."""
+
+    read_model: Callable[[str | Path], tuple[nn.Module, dict]]
+    payload: dict
+    path: Path | None = None
+
+    @classmethod
+    def from_file(cls, path: str | Path, **kwargs):
+        """The restorer of a ``model.pt`` of ``faceveil train``; ``kwargs`` go to the constructor."""
+        model, payload = cls.read_model(path)
+        restorer = cls(model, payload, **kwargs)
+        restorer.path = Path(path)
+        return restorer
+
+    @property
+    def train_identities(self) -> dict | None:
+        """The identity record of the people the model trained on (None if it does not say)."""
+        protocol = (self.payload.get("provenance") or {}).get("protocol") or {}
+        return protocol.get("train_identities")

@@ -141,3 +141,19 @@ class Task(abc.ABC):
         """Validation metrics of the (unwrapped, eval-mode) models after an epoch; must include
         :attr:`metric` when it is set. Runs without gradients on the process of rank 0."""
         return {}
+
+
+class FaceTask(Task):
+    """A task that trains on faces (:class:`~faceveil.data.chips.FaceChips`, or anything with a length)
+    under one configuration dataclass: :attr:`config` and ``len(task)`` come from them. Subclasses set
+    :attr:`name` and the rest of :class:`Task`."""
+
+    def __init__(self, config, data) -> None:
+        self._config, self.data = config, data
+
+    @property
+    def config(self):
+        return self._config
+
+    def __len__(self) -> int:
+        return len(self.data)

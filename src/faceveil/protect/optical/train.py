@@ -26,7 +26,7 @@ from ...data.chips import ChipSpec, FaceChips, load_face_chips
 from ...data.protocols import DataConfig, Split
 from ...config import load_config, to_dict
 from ...provenance import provenance
-from ...train import FitConfig, OptimizerConfig, OptimizerSpec, Task, fit_on_split, resume_point, unwrap
+from ...train import FitConfig, OptimizerConfig, OptimizerSpec, FaceTask, fit_on_split, resume_point, unwrap
 from .encoder import EncoderConfig
 from .export import export_mask
 from .losses import LossWeights, total_loss
@@ -116,7 +116,7 @@ class TrainResult:
     finished: bool = True
 
 
-class OpticalTask(Task):
+class OpticalTask(FaceTask):
     """The run of ``config`` on the faces ``data`` (:class:`~faceveil.data.chips.FaceChips`), for
     :func:`~faceveil.train.fit`: one model (``"model"``), AdamW with the mask's own learning rate and no
     weight decay on the mask, Eq. 5 and the training accuracy (with a classification head), the binary
@@ -126,15 +126,8 @@ class OpticalTask(Task):
     min_batch = 2  # batch norm needs two samples
 
     def __init__(self, config: TrainConfig, data: FaceChips) -> None:
-        self._config, self.data = config, data
+        super().__init__(config, data)
         self.name = f"train {config.encoder.system}"
-
-    @property
-    def config(self) -> TrainConfig:
-        return self._config
-
-    def __len__(self) -> int:
-        return len(self.data)
 
     def build(self) -> dict[str, OpticalFaceModel]:
         return {"model": OpticalFaceModel(self._config.model_config(len(self.data.identities)))}

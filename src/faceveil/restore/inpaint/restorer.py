@@ -5,7 +5,6 @@ fixed damage per chip, and its reconstruction by an inpainter, whole or pasted b
 from __future__ import annotations
 
 import abc
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -14,6 +13,7 @@ from ..._checks import check_choice, check_device, check_int
 from ...data.resample import bicubic_resize
 from ...eval.transformed import IndexedTransform
 from .damage import NOISES, MaskSet, algorithm1_mask, erase, occlude
+from ..model_file import TrainedRestorer
 from .model import load_model
 
 OPENCV_METHODS = ("telea", "ns")
@@ -45,7 +45,7 @@ class Inpainter(abc.ABC):
         """JSON description of the inpainter."""
 
 
-class NetworkInpainter(Inpainter):
+class NetworkInpainter(TrainedRestorer, Inpainter):
     """A generator of ``faceveil train inpaint``. Chips of another size than the model's are resampled
     (bicubic) to it and the reconstruction back to theirs.
 
@@ -53,6 +53,8 @@ class NetworkInpainter(Inpainter):
         model: the generator; payload: what :func:`~.model.load_model` returned with it.
         batch_size: chips per forward pass; device: torch device; name: the condition name.
     """
+
+    read_model = staticmethod(load_model)
 
     def __init__(self, model: torch.nn.Module, payload: dict, batch_size: int = 32, device: str = "cpu",
                  name: str | None = None) -> None:
@@ -63,20 +65,6 @@ class NetworkInpainter(Inpainter):
         self.needs_masks = self.mask_input
         self.size = tuple((payload.get("chip") or {}).get("size", (128, 128)))
         self.name = name or (payload.get("model") or {}).get("architecture", "generator")
-
-    @classmethod
-    def from_file(cls, path: str | Path, **kwargs) -> "NetworkInpainter":
-        """The inpainter of a ``model.pt`` of ``faceveil train inpaint``."""
-        model, payload = load_model(path)
-        inpainter = cls(model, payload, **kwargs)
-        inpainter.path = Path(path)
-        return inpainter
-
-    @property
-    def train_identities(self) -> dict | None:
-        """The identity record of the people the model trained on (None if it does not say)."""
-        protocol = (self.payload.get("provenance") or {}).get("protocol") or {}
-        return protocol.get("train_identities")
 
     def restore(self, damaged: torch.Tensor, masks: torch.Tensor | None = None) -> torch.Tensor:
         _check_masks(damaged, masks, self.mask_input, f"the {self.name} model (trained with mask_input)")

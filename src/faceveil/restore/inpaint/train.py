@@ -26,12 +26,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..._checks import check_choice, check_int, check_positive
-from ...config import load_config, to_dict
+from ...config import load_config
 from ...data.chips import CHIP_PADDING, ChipSpec, FaceChips
 from ...data.protocols import DataConfig, Split
-from ...provenance import provenance
-from ...train import FitConfig, OptimizerConfig, OptimizerSpec, Task, fit_on_split, resume_point
-from ..faces import training_faces
+from ...train import FaceTask, OptimizerConfig, OptimizerSpec
+from ..training import RestorerTrainResult, train_restorer
 from .damage import HOLE_BINS, NOISES, algorithm1_mask, erase, irregular_mask, occlude
 from .model import ARCHITECTURES, Discriminator, build_generator, save_model
 
@@ -196,22 +195,15 @@ def smoothed(target: float, smoothing: float) -> float:
     return target * (1 - smoothing) + 0.5 * smoothing
 
 
-class InpaintTask(Task):
+class InpaintTask(FaceTask):
     """The GAN (``"discriminator"``, ``"generator"``) on the faces ``data`` for :func:`~faceveil.train.fit`."""
 
     resumable = RESUMABLE_CHANGES
     min_batch = 2  # batch norm in the discriminator
 
     def __init__(self, config: InpaintTrainConfig, data: FaceChips) -> None:
-        self._config, self.data = config, data
+        super().__init__(config, data)
         self.name = f"train inpaint {config.model.architecture}"
-
-    @property
-    def config(self) -> InpaintTrainConfig:
-        return self._config
-
-    def __len__(self) -> int:
-        return len(self.data)
 
     def build(self) -> dict[str, nn.Module]:
         c = self._config
@@ -257,20 +249,8 @@ class InpaintTask(Task):
                 "psnr": -10 * torch.log10(mse.detach().clamp_min(1e-10))}
 
 
-@dataclass
-class InpaintTrainResult:
-    """The trained generator (eval mode, CPU), the per-epoch history, the output files and whether every
-    epoch ran (False: ``max_steps`` stopped the run; running it again resumes)."""
-
-    model: nn.Module
-    history: list[dict]
-    checkpoint: Path
-    model_file: Path
-    finished: bool
-
-
 def train(config: InpaintTrainConfig, data: FaceChips | None = None, progress: bool = True, overwrite: bool = False,
-          max_steps: int | None = None, split: Split | None = None) -> InpaintTrainResult:
+          max_steps: int | None = None, split: Split | None = None) -> RestorerTrainResult:
     """Train (or resume, or finish) the run of ``config``.
 
     Args:
@@ -284,26 +264,6 @@ def train(config: InpaintTrainConfig, data: FaceChips | None = None, progress: b
     Raises:
         ValueError: ``out_dir`` holds a run of other settings, or the chips do not fit the configuration.
     """
-    out = Path(config.out_dir)
-    model_file = out / "model.pt"
-    settings = FitConfig(epochs=config.epochs, batch_size=config.batch_size, seed=config.seed, device=config.device,
-                         max_steps=max_steps)
-    resume_point(out, config, settings, resumable=InpaintTask.resumable, overwrite=overwrite,
-                 outputs=(model_file.name,))
-    split = split or config.data.protocol_split()
-    spec = config.chip()
-    data = data if data is not None else training_faces(config.data, split, spec, progress)
-    if tuple(data.chips.shape[1:]) != (3, config.chip_size, config.chip_size):
-        raise ValueError(f"the chips are {tuple(data.chips.shape[1:])}, the run expects RGB chips of "
-                         f"{config.chip_size} x {config.chip_size}")
-    result, protocol = fit_on_split(InpaintTask(config, data), settings, out, split, data.identities,
-                                    overwrite=overwrite, progress=progress, outputs=(model_file.name,))
-    model = result.models["generator"].cpu().eval()
-    if result.main:
-        chip = {"method": spec.method, "size": list(spec.size), "padding": spec.padding}
-        save_model(model_file, model, chip, {"mask_input": config.mask_input, "damage": config.damage,
-                                             "noise": config.noise, "history": result.history,
-                                             "steps": result.steps, "train_config": to_dict(config),
-                                             "provenance": provenance(protocol=protocol, seed=config.seed)})
-    return InpaintTrainResult(model, result.history, result.checkpoint, model_file, result.finished)
-
+    extra = {"mask_input": config.mask_input, "damage": config.damage, "noise": config.noise}
+    return train_restorer(config, InpaintTask, "generator", save_model, extra, data, progress, overwrite, max_steps,
+                          split)

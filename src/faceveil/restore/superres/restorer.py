@@ -3,17 +3,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import torch
 
 from ..._checks import check_device, check_int
 from ...data.resample import bicubic_resize
 from ...eval.transformed import Transform
+from ..model_file import TrainedRestorer
 from .model import EDSR, load_model
 
 
-class SuperResolver(Transform):
+class SuperResolver(TrainedRestorer, Transform):
     """EDSR x4, then bicubic interpolation to ``output_size`` (seed 003: bicubic to the recogniser's input at
     test time): (N, 3, h, w) in [0, 1] -> (N, 3, H, W) in [0, 1].
 
@@ -23,6 +23,8 @@ class SuperResolver(Transform):
         batch_size: faces per forward pass; device: torch device.
         name: the condition name in evaluations.
     """
+
+    read_model = staticmethod(load_model)
 
     def __init__(self, model: EDSR, payload: dict, output_size=None, batch_size: int = 64, device: str = "cpu",
                  name: str = "edsr") -> None:
@@ -34,20 +36,6 @@ class SuperResolver(Transform):
         chip = payload.get("chip", {})
         self.output_size = tuple(output_size) if output_size is not None else tuple(chip.get("size", (112, 112)))
         self.name = name
-
-    @classmethod
-    def from_file(cls, path: str | Path, **kwargs) -> "SuperResolver":
-        """The restorer of a ``model.pt`` of ``faceveil train superres``."""
-        model, payload = load_model(path)
-        restorer = cls(model, payload, **kwargs)
-        restorer.path = Path(path)
-        return restorer
-
-    @property
-    def train_identities(self) -> dict | None:
-        """The identity record of the people the model trained on (None if it does not say)."""
-        protocol = (self.payload.get("provenance") or {}).get("protocol") or {}
-        return protocol.get("train_identities")
 
     def _apply(self, chips: torch.Tensor) -> torch.Tensor:
         if chips.shape[1] != self.model.channels:

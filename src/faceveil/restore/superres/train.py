@@ -25,13 +25,12 @@ from pathlib import Path
 import torch
 
 from ..._checks import check_choice, check_int, check_positive
-from ...config import load_config, to_dict
+from ...config import load_config
 from ...data.chips import CHIP_PADDING, ChipSpec, FaceChips
 from ...data.protocols import DataConfig, Split
 from ...data.resample import bicubic_resize, low_resolution_size
-from ...provenance import provenance
-from ...train import FitConfig, OptimizerConfig, OptimizerSpec, Task, fit_on_split, resume_point
-from ..faces import training_faces
+from ...train import FaceTask, OptimizerConfig, OptimizerSpec
+from ..training import RestorerTrainResult, train_restorer
 from .losses import differentiable_judge, identity_features, identity_loss, image_loss
 from .model import EDSR, SCALE, save_model
 
@@ -119,25 +118,18 @@ def load_train_config(path: str | Path, data: dict | None = None, **overrides) -
     return load_config(SuperResTrainConfig, path, CONFIGS, data, **overrides)
 
 
-class SuperResTask(Task):
+class SuperResTask(FaceTask):
     """EDSR (``"srnet"``) on the faces ``data`` for :func:`~faceveil.train.fit`: Adam with the halving
     schedule, Eq. 4 (``"l1"``, ``"identity"`` with its weight > 0, ``"total"``)."""
 
     resumable = RESUMABLE_CHANGES
 
     def __init__(self, config: SuperResTrainConfig, data: FaceChips, judge=None) -> None:
-        self._config, self.data = config, data
+        super().__init__(config, data)
         self.name = f"train EDSR_{config.model.blocks},{config.model.filters},{config.identity_weight:g}"
         if judge is None and config.identity_weight > 0:
             judge = differentiable_judge(config.identity_judge, config.device)
         self.judge = judge
-
-    @property
-    def config(self) -> SuperResTrainConfig:
-        return self._config
-
-    def __len__(self) -> int:
-        return len(self.data)
 
     def total_steps(self) -> int:
         return self._config.epochs * math.ceil(len(self.data) / self._config.batch_size)
@@ -178,20 +170,8 @@ class SuperResTask(Task):
         return terms
 
 
-@dataclass
-class SuperResTrainResult:
-    """The trained EDSR (eval mode, CPU), the per-epoch history, the output files and whether every epoch
-    ran (False: ``max_steps`` stopped the run; running it again resumes)."""
-
-    model: EDSR
-    history: list[dict]
-    checkpoint: Path
-    model_file: Path
-    finished: bool
-
-
 def train(config: SuperResTrainConfig, data: FaceChips | None = None, progress: bool = True, overwrite: bool = False,
-          max_steps: int | None = None, split: Split | None = None) -> SuperResTrainResult:
+          max_steps: int | None = None, split: Split | None = None) -> RestorerTrainResult:
     """Train (or resume, or finish) the run of ``config``.
 
     Args:
@@ -205,25 +185,7 @@ def train(config: SuperResTrainConfig, data: FaceChips | None = None, progress: 
     Raises:
         ValueError: ``out_dir`` holds a run of other settings, or the chips do not fit the configuration.
     """
-    out = Path(config.out_dir)
-    model_file = out / "model.pt"
-    settings = FitConfig(epochs=config.epochs, batch_size=config.batch_size, seed=config.seed, device=config.device,
-                         max_steps=max_steps)
-    resume_point(out, config, settings, resumable=SuperResTask.resumable, overwrite=overwrite,
-                 outputs=(model_file.name,))
-    split = split or config.data.protocol_split()
-    spec = config.chip()
-    data = data if data is not None else training_faces(config.data, split, spec, progress)
-    if tuple(data.chips.shape[1:]) != (3, config.chip_size, config.chip_size):
-        raise ValueError(f"the chips are {tuple(data.chips.shape[1:])}, the run expects RGB chips of "
-                         f"{config.chip_size} x {config.chip_size}")
-    result, protocol = fit_on_split(SuperResTask(config, data), settings, out, split, data.identities,
-                                    overwrite=overwrite, progress=progress, outputs=(model_file.name,))
-    model = result.models["srnet"].cpu().eval()
-    if result.main:
-        chip = {"method": spec.method, "size": list(spec.size), "padding": spec.padding}
-        save_model(model_file, model, chip, {"factors": list(config.factors), "identity_weight": config.identity_weight,
-                                             "identity_judge": config.identity_judge, "history": result.history,
-                                             "train_config": to_dict(config),
-                                             "provenance": provenance(protocol=protocol, seed=config.seed)})
-    return SuperResTrainResult(model, result.history, result.checkpoint, model_file, result.finished)
+    extra = {"factors": list(config.factors), "identity_weight": config.identity_weight,
+             "identity_judge": config.identity_judge}
+    return train_restorer(config, SuperResTask, "srnet", save_model, extra, data, progress, overwrite, max_steps,
+                          split)
