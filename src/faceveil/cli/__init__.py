@@ -6,6 +6,7 @@
     faceveil protect dp|optical
     faceveil attack deconv
     faceveil degrade downscale|occlude|mask
+    faceveil simulate speckle
     faceveil restore superres|inpaint
     faceveil audit dp
     faceveil train optical|deconv|superres|inpaint
@@ -40,6 +41,7 @@ VERBS = {
     "protect": ("protect", "protect face images: differential privacy, optical encoders"),
     "attack": ("attack", "reconstruction attacks on protected images"),
     "degrade": ("degrade", "degraded copies of face photos (low resolution), the inputs of restore"),
+    "simulate": ("simulate", "what an optical set-up records of faces (speckle through ground glass)"),
     "restore": ("restore", "restore degraded faces (super-resolution of low-resolution faces)"),
     "audit": ("audit", "privacy audits: a measured lower bound on the eps a DP mechanism really gives"),
     "train": ("train", "train a model (optical encoders, the U-Net attack, super-resolution) from a configuration"),

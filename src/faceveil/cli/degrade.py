@@ -96,9 +96,10 @@ def _ratio_range(text: str) -> tuple[float, float]:
     return bounds
 
 
-def _degrade(args, desc: str, degrade, outputs_per_image, record: dict) -> int:
-    """Align every input (unless ``--aligned``), ``degrade(chip (1, 3, S, S), i) -> {suffix: image}`` it,
-    write the images (``""``: NAME.png, ``"_mask"``: NAME_mask.png) and one ``result.json``."""
+def degrade_photos(args, desc: str, degrade, outputs_per_image, record: dict, padding: float | None = None) -> int:
+    """Align every input (unless ``--aligned``) to a dlib chip of ``--chip-size`` (``padding``: default the
+    judges' 0.25), ``degrade(chip (1, 3, S, S), i) -> {suffix: image (1, C, h, w)}`` it, write the images
+    (``""``: NAME.png, ``"_mask"``: NAME_mask.png) and one ``result.json``."""
     from tqdm.auto import tqdm
 
     from ..data.chips import CHIP_PADDING, ChipSpec
@@ -111,6 +112,7 @@ def _degrade(args, desc: str, degrade, outputs_per_image, record: dict) -> int:
     from .protect import _path, read_photos
 
     chip = (args.chip_size, args.chip_size)
+    padding = CHIP_PADDING if padding is None else padding
     targets = output_names(args.inputs, _path(args.out))
     named = lambda target, suffix: target.with_name(target.stem + suffix + target.suffix)  # noqa: E731
     written = tuple(str(named(t, suffix).relative_to(_path(args.out))) for t in targets.values()
@@ -118,7 +120,7 @@ def _degrade(args, desc: str, degrade, outputs_per_image, record: dict) -> int:
     out = outputs.prepare_folder(args.out, overwrite=args.overwrite, inputs=args.inputs,
                                  outputs=written + ("result.json",))
     photos, skipped = read_photos(list(targets), args.on_error)
-    aligner = None if args.aligned else ChipSpec(size=chip, padding=CHIP_PADDING, detector=args.detector).aligner()
+    aligner = None if args.aligned else ChipSpec(size=chip, padding=padding, detector=args.detector).aligner()
     rows = []
     for i, path in enumerate(tqdm(list(photos), desc=desc, unit="img", disable=args.quiet)):
         face = None if aligner is None else aligner.align(photos[path])
@@ -132,7 +134,7 @@ def _degrade(args, desc: str, degrade, outputs_per_image, record: dict) -> int:
     if no_face:
         print(f"warning: no face detected in {no_face} of {len(rows)} photo(s): their centred fallback box was used")
     write_json(out / "result.json", {"images": len(rows), "no_face": no_face, "chip": {"method": "dlib-chip",
-                                     "size": list(chip), "padding": CHIP_PADDING, "aligned_inputs": args.aligned},
+                                     "size": list(chip), "padding": padding, "aligned_inputs": args.aligned},
                                      **record, "per_image": rows, "skipped": {str(k): v for k, v in skipped.items()},
                                      "provenance": provenance()})
     report_skipped(skipped)
@@ -147,8 +149,9 @@ def run_downscale(args) -> int:
     low = args.size or low_resolution_size(*chip, args.factor)
     if low[0] > chip[0] or low[1] > chip[1]:
         raise UserError(f"--size {low[0]}x{low[1]} is larger than the {chip[0]}x{chip[1]} chip: not a down-sampling")
-    return _degrade(args, f"downscale to {low[0]}x{low[1]}", lambda image, i: {"": bicubic_resize(image, low)}, ("",),
-                    {"low_resolution": list(low), "resampling": "antialiased bicubic a=-0.5 (PIL, MATLAB imresize)"})
+    return degrade_photos(args, f"downscale to {low[0]}x{low[1]}", lambda image, i: {"": bicubic_resize(image, low)},
+                          ("",), {"low_resolution": list(low),
+                                  "resampling": "antialiased bicubic a=-0.5 (PIL, MATLAB imresize)"})
 
 
 def run_damage(args) -> int:
@@ -173,4 +176,5 @@ def run_damage(args) -> int:
         record = {"damage": "algorithm1", "variant": args.variant, "noise": args.noise, "fill": "N(128, 35)"}
     else:
         record = {"damage": "irregular", "hole_ratio": list(args.hole_ratio), "fill": "white"}
-    return _degrade(args, f"{args.damage} {size}x{size} chips", degrade, ("", "_mask"), {**record, "seed": args.seed})
+    return degrade_photos(args, f"{args.damage} {size}x{size} chips", degrade, ("", "_mask"),
+                          {**record, "seed": args.seed})

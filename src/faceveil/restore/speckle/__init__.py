@@ -1,0 +1,15 @@
+"""Faces through ground glass (Wang, Wang and Gu, Opto-Electron. Adv. 6, 220049 (2023), "seed 001"): a
+wave-optics simulation of their set-up, since their speckle data are not public.
+
+* :mod:`.optics`: band-limited angular-spectrum propagation, pupils, FFT sizes without wrap-around, the
+  analytic defocus of a point source;
+* :mod:`.diffuser`: the grit table, Gaussian-correlated phase screens calibrated to each grit's transmitted
+  angular spread, ballistic fraction and height rms;
+* :mod:`.simulator`: the set-up (SLM, relays, diffuser, defocus, camera) and the binarisation of faces.
+"""
+
+from .diffuser import GRITS, Grit, calibrate_phase_rms, phase_screen
+from .simulator import DISTANCES_MM, SETTINGS, SpeckleConfig, SpeckleSimulator, binarize, speckle_config
+
+__all__ = ["DISTANCES_MM", "GRITS", "SETTINGS", "Grit", "SpeckleConfig", "SpeckleSimulator", "binarize",
+           "calibrate_phase_rms", "phase_screen", "speckle_config"]

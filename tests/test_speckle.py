@@ -1,0 +1,228 @@
+"""The speckle simulator of seed 001 (faceveil.restore.speckle): wave optics, diffusers, the set-up."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from faceveil.cli import main
+from faceveil.cli.simulate import GRIT_NAMES, SETTING_NAMES
+from faceveil.restore.speckle.diffuser import (GRITS, ballistic_fraction, calibrate_phase_rms, diffuse_halo,
+                                               halo_fwhm, height_rms, phase_screen)
+from faceveil.restore.speckle.optics import (good_fft_size, padded_size, point_source_on_axis, propagate, pupil,
+                                             transfer_function)
+from faceveil.restore.speckle.simulator import (SETTINGS, SpeckleConfig, SpeckleSimulator, binarize,
+                                                otsu_threshold, speckle_config)
+
+WAVELENGTH = 632.8e-9
+
+
+def _embed(small: torch.Tensor, n: int) -> torch.Tensor:
+    big = torch.zeros(n, n, dtype=small.dtype)
+    s = (n - small.shape[-1]) // 2
+    big[s:s + small.shape[-2], s:s + small.shape[-1]] = small
+    return big
+
+
+def test_propagation_conserves_energy_on_a_padded_grid():
+    dx, na, z = 3.33e-6, 0.05, 20e-3
+    n = padded_size(64, dx, WAVELENGTH, na, z)
+    generator = torch.Generator().manual_seed(0)
+    small = torch.polar(torch.rand(64, 64, generator=generator, dtype=torch.float64),
+                        2 * math.pi * torch.rand(64, 64, generator=generator, dtype=torch.float64))
+    field = torch.fft.ifft2(torch.fft.fft2(_embed(small, n)) * pupil(n, dx, WAVELENGTH, na))
+    after = propagate(field, dx, WAVELENGTH, z)
+    assert float((after.abs() ** 2).sum() / (field.abs() ** 2).sum()) == pytest.approx(1.0, abs=1e-9)
+    # the same field on an unpadded grid loses light to the band limit: padding is what keeps it
+    tight = torch.fft.ifft2(torch.fft.fft2(small) * pupil(64, dx, WAVELENGTH, na))
+    kept = float((propagate(tight, dx, WAVELENGTH, z).abs() ** 2).sum() / (tight.abs() ** 2).sum())
+    assert kept < 0.9
+
+
+def test_a_plane_wave_stays_a_plane_wave():
+    dx, z = 2e-6, 40e-3
+    after = propagate(torch.ones(128, 128, dtype=torch.complex128), dx, WAVELENGTH, z)
+    expected = complex(math.cos(2 * math.pi * z / WAVELENGTH), math.sin(2 * math.pi * z / WAVELENGTH))
+    assert float((after - expected).abs().max()) < 1e-9
+
+
+@pytest.mark.parametrize("z_um", [10.0, 20.0, 31.6, 45.0, 80.0])
+def test_defocused_point_source_matches_the_analytic_result(z_um):
+    dx, na, n = 0.5e-6, 0.2, 1024
+    point = torch.zeros(n, n, dtype=torch.complex128)
+    point[0, 0] = 1
+    focused = torch.fft.ifft2(torch.fft.fft2(point) * pupil(n, dx, WAVELENGTH, na))
+    on_axis = float(propagate(focused, dx, WAVELENGTH, z_um * 1e-6)[0, 0].abs() ** 2 / focused[0, 0].abs() ** 2)
+    assert on_axis == pytest.approx(point_source_on_axis(z_um * 1e-6, WAVELENGTH, na), abs=2e-3)
+
+
+def test_analytic_defocus_has_the_paraxial_limit():
+    na, z = 0.02, 1e-3
+    u = 2 * math.pi * na**2 * z / WAVELENGTH
+    assert point_source_on_axis(z, WAVELENGTH, na) == pytest.approx((math.sin(u / 4) / (u / 4)) ** 2, rel=1e-3)
+    assert point_source_on_axis(2 * WAVELENGTH / na**2, WAVELENGTH, na) < 1e-3  # the first zero
+
+
+def test_band_limit_and_fft_sizes():
+    h = transfer_function(256, 2e-6, WAVELENGTH, 40e-3)
+    limit = 1 / (WAVELENGTH * math.sqrt((2 * 40e-3 / (256 * 2e-6)) ** 2 + 1))
+    f = torch.fft.fftfreq(256, d=2e-6, dtype=torch.float64)
+    assert bool((h.abs()[0, f.abs() > limit] == 0).all()) and bool((h.abs()[0, f.abs() <= limit] == 1).all())
+    assert [good_fft_size(n) for n in (1, 7, 97, 1000, 1025)] == [1, 8, 100, 1000, 1080]
+    with pytest.raises(ValueError, match="pitch of at most"):
+        pupil(64, 10e-6, WAVELENGTH, 0.05)
+
+
+def test_grit_calibration_gives_each_table_width():
+    for g in GRITS.values():
+        sigma = calibrate_phase_rms(g)
+        assert math.degrees(halo_fwhm(sigma, g.correlation_um * 1e-6, WAVELENGTH)) == pytest.approx(g.fwhm_deg,
+                                                                                                   rel=1e-4)
+    # coarse grits are deep screens (no ballistic light), the finest is shallow
+    assert ballistic_fraction(calibrate_phase_rms("120")) < 1e-100
+    assert 1e-3 < ballistic_fraction(calibrate_phase_rms("1500")) < 0.1
+    assert height_rms(calibrate_phase_rms("120")) > height_rms(calibrate_phase_rms("1500"))
+
+
+def test_diffuse_halo_carries_the_scattered_power_and_has_the_geometric_limit():
+    sigma, l = 3.0, 20e-6
+    f = np.linspace(0, 8 / l, 4000)
+    power = np.trapezoid(diffuse_halo(f, sigma, l) * 2 * np.pi * f, f)
+    assert power == pytest.approx(1 - math.exp(-sigma**2), rel=1e-4)
+    deep, wide = 60.0, 400e-6
+    geometric = 2 * math.sqrt(math.log(2)) * deep * WAVELENGTH / (math.pi * wide)
+    assert halo_fwhm(deep, wide, WAVELENGTH) == pytest.approx(geometric, rel=0.02)
+    with pytest.raises(ValueError, match="narrower"):
+        calibrate_phase_rms(type(GRITS["1500"])("x", 0.5, 12.6, "test"))
+
+
+def _measured_fwhm_deg(screen: torch.Tensor, dx: float) -> float:
+    """FWHM of the diffuse light of exp(i screen): the far field's radial profile without its zero order."""
+    n = screen.shape[-1]
+    power = torch.fft.fft2(torch.polar(torch.ones_like(screen), screen)).abs() ** 2
+    power[0, 0] = 0
+    f = torch.fft.fftfreq(n, d=dx, dtype=torch.float64)
+    radius = torch.sqrt(f[None] ** 2 + f[:, None] ** 2)
+    step = 2 / (n * dx)
+    bins = (radius / step).long().flatten()
+    profile = torch.bincount(bins, power.flatten()) / torch.bincount(bins).clamp_min(1)
+    profile = profile[1:].numpy()
+    peak = profile[:3].mean()
+    below = int(np.argmax(profile < peak / 2))
+    return math.degrees(2 * math.asin(WAVELENGTH * (below + 0.5) * step))
+
+
+@pytest.mark.parametrize("name", list(GRITS))
+def test_phase_screens_scatter_at_their_grits_angle(name):
+    g = GRITS[name]
+    l = g.correlation_um * 1e-6
+    dx = min(l / 4, WAVELENGTH / (4 * math.sin(math.radians(1.5 * g.fwhm_deg))))
+    widths = [_measured_fwhm_deg(phase_screen(1024, dx, l, calibrate_phase_rms(g), seed), dx) for seed in range(3)]
+    assert float(np.mean(widths)) == pytest.approx(g.fwhm_deg, rel=0.12)
+
+
+def test_phase_screen_is_seeded_and_has_its_rms():
+    a = phase_screen(128, 1e-6, 8e-6, 2.0, seed=1)
+    assert torch.equal(a, phase_screen(128, 1e-6, 8e-6, 2.0, seed=1))
+    assert not torch.equal(a, phase_screen(128, 1e-6, 8e-6, 2.0, seed=2))
+    assert float(a.std()) == pytest.approx(2.0, rel=1e-9)
+    with pytest.raises(ValueError, match="cannot sample"):
+        phase_screen(64, 5e-6, 8e-6, 1.0, seed=0)
+
+
+def _disk_face(n: int = 64) -> torch.Tensor:
+    y, x = torch.meshgrid(torch.arange(n), torch.arange(n), indexing="ij")
+    return (((x - n / 2) ** 2 + (y - n / 2.2) ** 2) < (n / 3) ** 2).double()[None]
+
+
+@pytest.mark.parametrize("name", ["220", "600"])
+def test_fully_developed_speckle_has_unit_contrast(name):
+    sim = SpeckleSimulator(speckle_config("cpu"), name)
+    near = sim.diffuser_field(torch.ones(1, 32, 32))
+    for z in (20e-3, 40e-3):
+        n = padded_size(sim.coarse_n, sim.config.grid_pitch, WAVELENGTH, sim.config.camera_na, z)
+        far = propagate(_embed(near[0], n), sim.config.grid_pitch, WAVELENGTH, z)
+        centre = far[n // 2 - 60:n // 2 + 60, n // 2 - 60:n // 2 + 60].abs() ** 2
+        assert float(centre.std() / centre.mean()) == pytest.approx(1.0, abs=0.1)
+    # camera pixels about one speckle grain wide integrate it: the recorded contrast is lower
+    recorded = sim.intensity(torch.ones(1, 32, 32), 40.0)[0, 50:150, 50:150]
+    assert 0.4 < float(recorded.std() / recorded.mean()) < 0.9
+
+
+def test_depths_decorrelate_the_pattern_of_one_face():
+    sim = SpeckleSimulator(speckle_config("cpu"), "220")
+    patterns = [i[0, 20:180, 20:180].flatten() for i in sim.intensities(_disk_face(), (0.0, 20.0, 40.0))]
+    for a in range(3):
+        for b in range(a + 1, 3):
+            assert abs(float(torch.corrcoef(torch.stack([patterns[a], patterns[b]]))[0, 1])) < 0.3
+
+
+def test_a_phase_object_in_focus_without_diffuser_is_nearly_uniform():
+    config = SpeckleConfig(slm_pixels=192, camera_pixels=160, camera_na=0.09, slm_relay_na=0.09)
+    sim = SpeckleSimulator(config, None)
+    face = _disk_face(192)
+    focus, defocus = sim.intensities(face, (0.0, 20.0))
+    # camera pixels (3.6 um) at least 10 SLM-image pixels (3.33 um) from the disk's edge
+    n, cam = 192, 160
+    centre = (torch.arange(cam) + 0.5) * 3.6 / (8 * 125 / 300) - cam * 3.6 / (8 * 125 / 300) / 2 + n / 2
+    y, x = torch.meshgrid(centre, centre, indexing="ij")
+    r = torch.sqrt((x - n / 2) ** 2 + (y - n / 2.2) ** 2)
+    away = (r - n / 3).abs() > 10
+    assert float((focus[0][away] - 1).abs().mean()) < 0.02 and float((focus[0][away] - 1).abs().max()) < 0.1
+    # out of focus the phase edge shows: the intensity is no longer uniform
+    assert float(defocus[0][away].std()) > 0.1
+
+
+def test_simulator_output_range_reproducibility_and_diffuser_seed():
+    faces = binarize(torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(0)))
+    sim = SpeckleSimulator(speckle_config("cpu"), "600")
+    first = sim(faces, (0.0, 40.0), seed=3)
+    assert [tuple(p.shape) for p in first] == [(2, 64, 64)] * 2
+    assert all(float(p.min()) == 0.0 and float(p.max()) == 1.0 for p in first)
+    assert all(torch.equal(a, b) for a, b in zip(first, sim(faces, (0.0, 40.0), seed=3)))
+    # another diffuser of the same grit: another speckle (inside the window; its edges darken both alike)
+    other = SpeckleSimulator(speckle_config("cpu", diffuser_seed=1), "600")(faces, (40.0,), seed=3)[0]
+    inner = torch.stack([first[1][:, 16:48, 16:48].flatten(), other[:, 16:48, 16:48].flatten()])
+    assert abs(float(torch.corrcoef(inner)[0, 1])) < 0.2
+
+
+def test_otsu_binarization_separates_two_levels():
+    generator = torch.Generator().manual_seed(0)
+    truth = (torch.rand(2, 1, 40, 40, generator=generator) > 0.6).double()
+    gray = 0.2 + 0.6 * truth + 0.03 * torch.randn(truth.shape, generator=generator, dtype=torch.float64)
+    assert torch.equal(binarize(gray), truth[:, 0])
+    assert 0.3 < float(otsu_threshold(gray[:, 0])[0]) < 0.7
+    with pytest.raises(ValueError, match="chips must be"):
+        binarize(gray[:, 0])
+
+
+def test_config_refuses_grids_that_alias():
+    with pytest.raises(ValueError, match="whole multiple"):
+        SpeckleConfig(grid_pitch_um=5.0)
+    with pytest.raises(ValueError, match="camera_na"):
+        SpeckleConfig(grid_pitch_um=4 * 8.0 * 125 / 300, camera_na=0.05)
+    with pytest.raises(ValueError, match="unknown speckle setting"):
+        speckle_config("gpu")
+
+
+def test_simulate_speckle_writes_targets_and_patterns_per_distance(tmp_path, capsys):
+    assert (set(GRIT_NAMES), set(SETTING_NAMES)) == (set(GRITS), set(SETTINGS))
+    photos, out = tmp_path / "photos", tmp_path / "speckle"
+    assert main(["sample", "--out", str(photos), "--people", "1"]) == 0
+    argv = ["simulate", "speckle", str(photos), "--out", str(out), "--grit", "1500", "--distance", "0", "40",
+            "--quiet"]
+    assert main(argv) == 0
+    record = json.loads((out / "result.json").read_text())
+    assert record["grit"]["name"] == "1500" and record["distances_mm"] == [0.0, 40.0]
+    assert record["chip"]["padding"] == 0.5 and record["images"] == len(record["per_image"]) >= 3
+    row = record["per_image"][0]
+    target = np.asarray(Image.open(out / row["target"]))
+    assert target.shape == (64, 64) and set(np.unique(target)) == {0, 255}
+    near, far = (np.asarray(Image.open(out / row[k])) for k in ("0mm", "40mm"))
+    assert near.shape == far.shape == (64, 64) and near.min() == 0 and near.max() == 255
+    assert not np.array_equal(near, far)
+    assert main(argv) == 2 and "--overwrite" in capsys.readouterr().err  # an existing output is kept
+    assert main(argv[:-1] + ["--distance", "-5"]) == 2
