@@ -226,3 +226,63 @@ def test_simulate_speckle_writes_targets_and_patterns_per_distance(tmp_path, cap
     assert not np.array_equal(near, far)
     assert main(argv) == 2 and "--overwrite" in capsys.readouterr().err  # an existing output is kept
     assert main(argv[:-1] + ["--distance", "-5"]) == 2
+
+
+def test_spt_unet_sizes_are_within_ten_percent_of_the_paper():
+    from faceveil.restore.speckle.model import spt_unet
+
+    counts = {v: sum(p.numel() for p in spt_unet(v).parameters()) for v in ("spt-unet", "spt-unet-b")}
+    assert counts["spt-unet"] == pytest.approx(6.6e6, rel=0.1)
+    assert counts["spt-unet-b"] == pytest.approx(4.0e6, rel=0.1)
+    model = spt_unet("spt-unet-b", base_channels=8).eval()
+    with torch.no_grad():
+        out = model(torch.rand(2, 1, 32, 40))
+    assert out.shape == (2, 1, 32, 40) and float(out.min()) > 0 and float(out.max()) < 1
+    with pytest.raises(ValueError, match="divisible by 8"):
+        model(torch.rand(1, 1, 30, 32))
+
+
+def test_position_encoding_follows_eq_4_with_base_1000():
+    from faceveil.restore.speckle.model import position_encoding
+
+    p = position_encoding(8, 5, 7).double()
+    t = torch.arange(7, dtype=torch.float64)
+    assert torch.allclose(p[0, 2], torch.sin(t), atol=1e-6) and torch.allclose(p[1, 2], torch.cos(t), atol=1e-6)
+    assert torch.allclose(p[2, 0], torch.sin(t / 1000 ** 0.5), atol=1e-6)  # k = 2: 1000^(2 * 1 / 4)
+    assert torch.allclose(p[4, :, 3], torch.sin(torch.arange(5, dtype=torch.float64)), atol=1e-6)  # rows
+
+
+def test_attention_over_pixels_is_scaled_dot_product_attention():
+    from faceveil.restore.speckle.model import Attention
+
+    torch.manual_seed(0)
+    attention = Attention(8, 2, tokens="pixels").eval()
+    x, ctx = torch.rand(1, 8, 3, 4), torch.rand(1, 8, 3, 4)
+    q, k, v = (conv(t).reshape(1, 2, 4, 12).transpose(-1, -2)
+               for conv, t in ((attention.q, x), (attention.k, ctx), (attention.v, ctx)))
+    reference = torch.nn.functional.scaled_dot_product_attention(q, k, v).transpose(-1, -2).reshape(1, 8, 3, 4)
+    assert torch.allclose(attention(x, ctx), attention.out(reference), atol=1e-6)
+
+
+def test_attention_over_channels_mixes_value_maps_convexly():
+    from faceveil.restore.speckle.model import Attention
+
+    attention = Attention(4, 1, tokens="channels")
+    with torch.no_grad():
+        for conv in (attention.q, attention.k, attention.v, attention.out):
+            conv.weight.copy_(torch.eye(4)[:, :, None, None])
+            conv.bias.zero_()
+    x = torch.rand(2, 4, 6, 6)
+    out = attention(x, x)
+    # each output map is a softmax-weighted average of the 4 input maps (d_k x d_k tokens, Eq. 1)
+    assert bool((out <= x.amax(1, keepdim=True) + 1e-6).all() and (out >= x.amin(1, keepdim=True) - 1e-6).all())
+    with pytest.raises(ValueError, match="must match"):
+        attention(x, x[:, :, :3])
+
+
+def test_npcc_loss_is_minus_one_for_an_affine_match():
+    from faceveil.restore.speckle.model import npcc_loss
+
+    target = torch.rand(3, 1, 8, 8)
+    assert float(npcc_loss(2 * target + 0.3, target)) == pytest.approx(-1.0, abs=1e-6)
+    assert float(npcc_loss(1 - target, target)) == pytest.approx(1.0, abs=1e-6)
