@@ -286,3 +286,43 @@ def test_npcc_loss_is_minus_one_for_an_affine_match():
     target = torch.rand(3, 1, 8, 8)
     assert float(npcc_loss(2 * target + 0.3, target)) == pytest.approx(-1.0, abs=1e-6)
     assert float(npcc_loss(1 - target, target)) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_speckle_dataset_splits_resume_and_stay_person_disjoint(tmp_path):
+    from faceveil.data.protocols import DataConfig
+    from faceveil.restore.speckle.dataset import SpeckleDataConfig, SpeckleDataset, generate
+
+    config = SpeckleDataConfig(data=DataConfig(source="sample", protocol="view2-2fold", min_images=1),
+                               grits=("1500",), seen_faces=6, unseen_faces=3, test_fraction=0.3, shard_size=4,
+                               chip_size=64)
+    folder = tmp_path / "speckle"
+    data = generate(config, folder, progress=False)
+    assert data.complete
+    train, train_labels, train_rows = data.pairs("train", "1500")
+    assert train.shape == (8, 1, 64, 64) and train_labels.shape == train.shape  # 4 faces x (0, 20 mm)
+    assert set(torch.unique(train_labels).tolist()) == {0.0, 1.0}
+    test = data.pairs("test", "1500")
+    assert set(train_rows).isdisjoint(test[2]) and len(test[2]) == 4
+    split = config.data.protocol_split()
+    faces = data.pairs("faces", "1500")
+    assert all(data.faces[r]["person"] not in split.train_people for r in faces[2]) and len(faces[2]) == 3
+    assert all(data.faces[r]["person"] in split.train_people for r in train_rows)
+    depth, diffuser = data.pairs("depth", "1500"), data.pairs("diffuser", "1500")
+    assert len(depth[2]) == 6 and diffuser[2] == test[2][::2]
+    same = [depth[2].index(r) for r in diffuser[2]]
+    assert not torch.equal(depth[0][same], diffuser[0])  # another diffuser, another speckle
+    # an interrupted generation resumes where it stopped and gives the same patterns
+    name = SpeckleDataset.array_name("1500", 0)
+    before = np.load(folder / name).copy()
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["arrays"][name]["done"] = 4
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    assert not SpeckleDataset(folder).complete
+    with pytest.raises(ValueError, match="generated for 4 of 9"):
+        SpeckleDataset(folder).pairs("train", "1500")
+    assert np.array_equal(np.load(generate(config, folder, progress=False).folder / name), before)
+    with pytest.raises(ValueError, match="other settings"):
+        generate(SpeckleDataConfig(data=config.data, grits=("600",), seen_faces=6, unseen_faces=3), folder,
+                 progress=False)
+    with pytest.raises(ValueError, match="unknown split"):
+        data.rows("validation")
