@@ -3,6 +3,7 @@
     faceveil restore superres INPUT... --out DIR [--model PATH] [--size N] [--device DEV]
     faceveil restore inpaint INPUT... --out DIR [--mask MASK...] [--method network|telea|ns] [--model PATH]
                              [--composite] [--device DEV]
+    faceveil restore speckle INPUT... --out DIR --model PATH [--threshold T] [--device DEV]
 
 ``superres``: an input is a low-resolution face in the geometry of dlib's chip (padding 0.25), e.g. a file
 of ``faceveil degrade downscale``; any size works (EDSR x4 is convolutional): the output is the network's
@@ -13,6 +14,11 @@ damaged) is ``--mask`` (one per input, in order) or else ``NAME_mask.png`` besid
 exists (files named ``*_mask.png`` are never inputs). The network (default: the shipped V-Net) needs no
 mask; OpenCV's ``telea`` and ``ns`` and ``--composite`` (the reconstruction pasted back only inside the
 mask) do. One ``result.json`` in ``--out`` lists every image.
+
+``speckle``: an input is a speckle pattern, e.g. a file of ``faceveil simulate speckle`` (its
+``*_target.png`` labels are never inputs), resized to the size the network trained at; the output is the
+binary face (``--threshold`` on the network's probability, or the probability itself with ``--threshold
+0``).
 """
 
 from __future__ import annotations
@@ -58,6 +64,20 @@ def register(parser: argparse.ArgumentParser) -> None:
     add_on_error(p)
     add_quiet(p)
     p.set_defaults(func=run_inpaint)
+
+    p = sub.add_parser("speckle", help="binary faces reconstructed from speckle (Wang et al.'s SpT UNet)",
+                       description="Reconstruct binary faces from speckle patterns with a network of 'faceveil "
+                                   "train speckle' (trained for one grit: use it on that grit's speckle).")
+    p.add_argument("inputs", nargs="+", help="speckle images or folders (searched recursively; *_target.png skipped)")
+    p.add_argument("--out", required=True, help="output folder (outside every input folder)")
+    p.add_argument("--model", required=True, help="model.pt of 'faceveil train speckle'")
+    p.add_argument("--threshold", type=float, default=0.5,
+                   help="write pixels above this probability white (default 0.5; 0: write the probabilities)")
+    add_device(p)
+    add_overwrite(p)
+    add_on_error(p)
+    add_quiet(p)
+    p.set_defaults(func=run_speckle)
 
 
 def run_superres(args) -> int:
@@ -199,4 +219,50 @@ def run_inpaint(args) -> int:
     report_skipped(skipped)
     print(f"wrote {len(rows)} reconstructed face(s) ({inpainter.name}{', composite' if args.composite else ''}) to "
           f"{out}, and {out / 'result.json'}")
+    return 0
+
+
+TARGET_SUFFIX = "_target"
+
+
+def run_speckle(args) -> int:
+    from tqdm.auto import tqdm
+
+    from .._checks import check_device
+    from ..data.folders import output_names
+    from ..data.images import save_png, to_tensor
+    from ..provenance import provenance
+    from ..report.io import write_json
+    from ..restore.speckle.restorer import SpeckleReconstructor
+    from .embed import report_skipped
+    from .options import UserError
+    from .protect import _path, read_photos
+
+    if not 0 <= args.threshold < 1:
+        raise UserError(f"--threshold must lie in [0, 1), got {args.threshold}")
+    try:
+        reconstructor = SpeckleReconstructor.from_file(_path(args.model), device=str(check_device(args.device or "cpu")))
+    except (FileNotFoundError, ValueError) as err:
+        raise UserError(f"--model: {err}") from None
+    targets = {p: t for p, t in output_names(args.inputs, _path(args.out)).items()
+               if not p.stem.endswith(TARGET_SUFFIX)}
+    if not targets:
+        raise UserError("no speckle image among the inputs (only *_target.png labels)")
+    out = outputs.prepare_folder(args.out, overwrite=args.overwrite, inputs=args.inputs,
+                                 outputs=tuple(str(t.relative_to(_path(args.out))) for t in targets.values())
+                                 + ("result.json",))
+    photos, skipped = read_photos(list(targets), args.on_error)
+    rows = []
+    for path in tqdm(list(photos), desc="restore speckle", unit="img", disable=args.quiet):
+        speckle = to_tensor([photos[path]]).mean(1, keepdim=True)
+        probability = reconstructor(speckle)[0]
+        face = probability if args.threshold == 0 else (probability > args.threshold).float()
+        rows.append({"input": str(path), "output": str(save_png(face, targets[path]).relative_to(out))})
+    write_json(out / "result.json", {"images": len(rows), "model": str(_path(args.model).resolve()),
+                                     "grit": reconstructor.grit, "threshold": args.threshold, "per_image": rows,
+                                     "skipped": {str(k): v for k, v in skipped.items()},
+                                     "provenance": provenance(model=str(_path(args.model).resolve()))})
+    report_skipped(skipped)
+    print(f"wrote {len(rows)} reconstructed face(s) ({reconstructor.size}x{reconstructor.size}) to {out}, and "
+          f"{out / 'result.json'}")
     return 0

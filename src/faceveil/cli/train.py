@@ -26,6 +26,8 @@ TRAINABLE = {
                  "EDSR x4 face hallucination with an identity loss through a frozen recogniser"),
     "inpaint": ("faceveil.restore.inpaint.train",
                 "a GAN (V-Net, U-Net or autoencoder generator) that reconstructs occluded faces"),
+    "speckle": ("faceveil.restore.speckle.train",
+                "SpT UNet (or SpT UNet-B, or the U-Net baseline) that reconstructs binary faces from speckle"),
 }
 #: faceveil.data.protocols.PROTOCOLS (checked by the tests)
 PROTOCOLS = ("view2-10fold", "view2-2fold", "view1")
@@ -52,6 +54,12 @@ def register(parser: argparse.ArgumentParser) -> None:
         mode = p.add_mutually_exclusive_group()
         mode.add_argument("--resume", action="store_true", help="continue the run held by --out")
         mode.add_argument("--overwrite", action="store_true", help="discard the run held by --out and start afresh")
+        if name == "speckle":
+            from .simulate import GRIT_NAMES
+
+            p.add_argument("--grit", choices=GRIT_NAMES, default=None,
+                           help="the diffuser whose speckle the network inverts (default: the configuration's); "
+                                "the dataset is simulated and cached on first use")
         add_device(p)
         add_quiet(p)
         p.set_defaults(func=run, trainable_module=module)
@@ -74,7 +82,9 @@ def run(args) -> int:
     import importlib
 
     system = importlib.import_module(args.trainable_module)
-    config = system.load_train_config(args.config, data=_data_overrides(args), out_dir=args.out, device=args.device)
+    extra = {"grit": args.grit} if getattr(args, "grit", None) else {}
+    config = system.load_train_config(args.config, data=_data_overrides(args), out_dir=args.out, device=args.device,
+                                      **extra)
     out = outputs.prepare_folder(args.out, overwrite=True)
     held = (out / "checkpoint.pt").is_file() or (out / "model.pt").is_file()
     if held and not (args.resume or args.overwrite):
