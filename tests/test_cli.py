@@ -367,7 +367,8 @@ def test_signals_end_the_run_cleanly_and_stop_the_workers(sig, code, word, tmp_p
                           ["attack", "deconv", "--help"], ["audit", "dp", "--help"], ["bench", "dp-privacy", "--help"],
                           ["bench", "dp-speed", "--help"], ["degrade", "occlude", "--help"],
                           ["degrade", "mask", "--help"], ["restore", "inpaint", "--help"], ["train", "inpaint", "--help"],
-                          ["bench", "inpaint", "--help"], ["simulate", "speckle", "--help"]])
+                          ["bench", "inpaint", "--help"], ["simulate", "speckle", "--help"], ["train", "speckle", "--help"],
+                          ["restore", "speckle", "--help"], ["bench", "speckle", "--help"]])
 def test_help_imports_no_heavy_package_and_speaks_in_method_names(argv):
     code = ("import sys\nfrom faceveil.cli import main\ncode = main(sys.argv[1:])\n"
             "heavy = [m for m in ('torch', 'dlib', 'matplotlib') if m in sys.modules]\n"

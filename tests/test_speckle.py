@@ -326,3 +326,30 @@ def test_speckle_dataset_splits_resume_and_stay_person_disjoint(tmp_path):
                  progress=False)
     with pytest.raises(ValueError, match="unknown split"):
         data.rows("validation")
+
+
+def test_train_restore_and_bench_speckle_on_the_sample(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "speckle", "--config", "smoke", "--out", str(run), "--quiet"]) == 0
+    assert (run / "model.pt").is_file()
+    assert main(["train", "speckle", "--config", "smoke", "--out", str(run), "--quiet"]) == 2  # a run is held
+    photos, speckle, restored = tmp_path / "photos", tmp_path / "speckle", tmp_path / "restored"
+    assert main(["sample", "--out", str(photos), "--people", "1"]) == 0
+    assert main(["simulate", "speckle", str(photos), "--out", str(speckle), "--grit", "1500", "--distance", "40",
+                 "--quiet"]) == 0
+    assert main(["restore", "speckle", str(speckle), "--out", str(restored), "--model", str(run / "model.pt"),
+                 "--quiet"]) == 0
+    record = json.loads((restored / "result.json").read_text())
+    assert record["grit"] == "1500" and all("_target" not in r["input"] for r in record["per_image"])
+    face = np.asarray(Image.open(restored / record["per_image"][0]["output"]))
+    assert face.shape == (64, 64) and set(np.unique(face)) <= {0, 255}
+    bench = tmp_path / "bench"
+    assert main(["bench", "speckle", "--method", f"tiny={run / 'model.pt'}", "--out", str(bench),
+                 "--speed-sizes", "32", "--repeats", "1", "--simulator-settings", "cpu", "--quiet"]) == 0
+    result = json.loads((bench / "result.json").read_text())
+    assert set(result["quality"]) == {"test", "depth", "faces", "diffuser"}
+    q = result["quality"]["depth"]["tiny"]["1500"]
+    assert -1 <= q["pcc"] <= 1 and 0 <= q["jaccard"] <= 1 and q["pairs"] == 6
+    assert result["identity"]["faces"]["tiny"]["1500"]["faces"] == 3
+    assert [r["model"] for r in result["models"]] == ["spt-unet", "spt-unet-b", "unet"]
+    assert (bench / "examples.png").is_file() and "Table 1 shape" in (bench / "table.md").read_text()

@@ -29,7 +29,7 @@ ABLATION_CONFIGS = ("baseline", "euclidean", "upsample2", "hog+cnn", "cnn", "lan
 #: the npm face models (faceveil.recognition.tfjs.models.MODELS)
 NPM_MODELS = ("mobilefacenet", "mobileface", "faceres", "faceres-deep")
 #: benchmarks whose work runs on a torch device and shows progress bars: they get --device and --quiet
-DEVICE_BENCHES = ("optical", "optical-sweep", "judge-search", "judge2", "superres", "inpaint")
+DEVICE_BENCHES = ("optical", "optical-sweep", "judge-search", "judge2", "superres", "inpaint", "speckle")
 
 
 def _dp(p: argparse.ArgumentParser) -> None:
@@ -286,6 +286,23 @@ def _inpaint(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int_at_least(1), default=None, help="torch threads (default: torch's)")
 
 
+def _speckle(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--method", action="append", default=[], metavar="NAME=MODEL[,MODEL...]",
+                   help="networks of 'faceveil train speckle', one model.pt per grit (each names its grit and its "
+                        "dataset; all from one dataset); repeatable")
+    p.add_argument("--splits", nargs="+", choices=("train", "test", "depth", "faces", "diffuser"),
+                   default=["test", "depth", "faces", "diffuser"],
+                   help="dataset splits scored (default: test, depth (the paper's 40 mm validation), faces (unseen "
+                        "people), diffuser (an unseen diffuser of the grit))")
+    p.add_argument("--judge", default="dlib-torch", help="the judge of the identity table (default dlib-torch)")
+    p.add_argument("--speed-sizes", type=int_at_least(8), nargs="+", default=[200, 224, 256],
+                   help="input sides of the model-cost table (default: the paper's 200 224 256)")
+    p.add_argument("--repeats", type=int_at_least(1), default=3, help="timed forward passes, best kept (default 3)")
+    p.add_argument("--simulator-settings", nargs="+", choices=("cpu", "full"), default=["cpu", "full"],
+                   help="simulator settings timed (full: one face per grit; default both)")
+    p.add_argument("--threads", type=int_at_least(1), default=None, help="torch threads (default: torch's)")
+
+
 BENCHES = {
     "dp": ("dp", _dp, "differential privacy on faces: RDP, NA, LMGD, Pixel-DP, DCT-DP (Ranked DP, Tables II-III)",
            "Variance, SSIM, PSNR and the judge's bypass attack of the DP mechanisms on LFW photos, and their speed "
@@ -341,6 +358,10 @@ BENCHES = {
                 "probe by the model that never saw its person, view2-2fold), their inpainted composites and OpenCV's "
                 "Telea and Navier-Stokes: PSNR, SSIM, MS-SSIM, FSIM, a Frechet distance on judge embeddings, and "
                 "ACC / FPR / TPR at the clean threshold by two judges: Zeman et al.'s Tables 1-7."),
+    "speckle": ("speckle", _speckle, "faces through ground glass: SpT UNet, SpT UNet-B and a U-Net on simulated "
+                "speckle", "Reconstruction of binary faces from simulated speckle per grit: PCC, SSIM, Jaccard and "
+                "PSNR on unseen depth, unseen faces and an unseen diffuser; identity kept, by a judge; parameters, "
+                "FLOPs and speed at 200-256 px; simulator speed: Wang et al.'s Tables 1 and 2."),
     "optical-speed": ("optical_speed", _optical_speed, "speed of trained optical systems, back to back in one process",
                       "Images per second of the encoder (optics + sensor) and of the whole system (encoder + "
                       "back-end) of each checkpoint on one batch of scenes, best of --repeats, one after the other "
