@@ -53,6 +53,18 @@ def check_chip(name: str, restorer, size: int) -> None:
         raise ValueError(f"{name}: {restorer.path} restores {chip}, not dlib chips of {size}")
 
 
+def view2_halves(root: str | None) -> tuple[DataConfig, list, dict[str, int], list[set[str]]]:
+    """The benches' protocol: LFW at ``root`` (None: the embedded sample) under ``view2-2fold``: the data,
+    its two splits, person -> the split that scores them, and the people each split scores."""
+    from ..data.protocols import lfw_protocol
+
+    data = DataConfig(source="lfw" if root else "sample", root=root, protocol="view2-2fold", min_images=1)
+    splits = lfw_protocol(data.data_root(), "view2-2fold")
+    split_of_person = person_splits(data, splits)
+    people = [{n for n, k in split_of_person.items() if k == i} for i in range(len(splits))]
+    return data, splits, split_of_person, people
+
+
 def person_splits(data: DataConfig, splits) -> dict[str, int]:
     """person -> the split that scores them: the people of each split's test pairs and, on LFW, every person
     of the View 2 folds it scores (people.txt), also those in no pair (identification subjects)."""

@@ -32,7 +32,6 @@ import torch
 
 from ..data.chips import CHIP_PADDING, ChipSpec
 from ..data.identities import check_unseen
-from ..data.protocols import DataConfig, lfw_protocol
 from ..eval.quality import fid, fid_from_features, fsim, load_inception, load_lpips_alex, lpips, ms_ssim, psnr, ssim
 from ..eval.transformed import CrossFitted, apply_transform, embed_chips, evaluate_transformed
 from ..provenance import provenance
@@ -41,7 +40,7 @@ from ..report.io import write_json
 from ..restore.faces import all_face_chips
 from ..restore.inpaint.damage import HOLE_BINS, irregular_mask_set
 from ..restore.inpaint.restorer import Damage, NetworkInpainter, OpenCVInpainter, Reconstruction
-from .cross_fitting import assign_models, check_chip, pair_rows, parse_method, person_splits, split_record
+from .cross_fitting import assign_models, check_chip, pair_rows, parse_method, split_record, view2_halves
 
 OUTPUTS = ("result.json", "table.md", "examples.png", "distributions.png")
 ORIGINAL = "original"
@@ -289,10 +288,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    data = DataConfig(source="lfw" if args.root else "sample", root=args.root, protocol="view2-2fold", min_images=1)
-    splits = lfw_protocol(data.data_root(), "view2-2fold")
-    split_of_person = person_splits(data, splits)
-    people = [{n for n, k in split_of_person.items() if k == i} for i in range(len(splits))]
+    data, splits, split_of_person, people = view2_halves(args.root)
     scored = sorted(set(args.test_splits))
     if any(k >= len(splits) for k in scored):
         raise ValueError(f"--test-splits: view2-2fold has splits 0 to {len(splits) - 1}")

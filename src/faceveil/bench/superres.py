@@ -31,7 +31,6 @@ import numpy as np
 import torch
 
 from ..data.chips import CHIP_PADDING, ChipSpec
-from ..data.protocols import DataConfig, lfw_protocol
 from ..data.resample import bicubic_resize
 from ..eval.transformed import CrossFitted, Downscale, compose, evaluate_transformed
 from ..provenance import provenance
@@ -39,7 +38,7 @@ from ..recognition.registry import make_embedder
 from ..report.io import write_json
 from ..restore.superres.restorer import SuperResolver
 from ..restore.faces import all_face_chips
-from .cross_fitting import assign_models, check_chip, pair_rows, parse_method, person_splits, split_record
+from .cross_fitting import assign_models, check_chip, pair_rows, parse_method, split_record, view2_halves
 
 OUTPUTS = ("result.json", "table.md", "examples.png", "accuracy.png")
 BICUBIC = "bicubic"
@@ -205,10 +204,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    data = DataConfig(source="lfw" if args.root else "sample", root=args.root, protocol="view2-2fold", min_images=1)
-    splits = lfw_protocol(data.data_root(), "view2-2fold")
-    split_of_person = person_splits(data, splits)
-    people = [{n for n, k in split_of_person.items() if k == i} for i in range(len(splits))]
+    data, splits, split_of_person, people = view2_halves(args.root)
     methods = {}
     for text in args.method:
         name, files = parse_method(text)

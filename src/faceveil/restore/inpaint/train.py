@@ -251,19 +251,8 @@ class InpaintTask(FaceTask):
 
 def train(config: InpaintTrainConfig, data: FaceChips | None = None, progress: bool = True, overwrite: bool = False,
           max_steps: int | None = None, split: Split | None = None) -> RestorerTrainResult:
-    """Train (or resume, or finish) the run of ``config``.
-
-    Args:
-        config: the run.
-        data: the clean training chips; default: :func:`~faceveil.restore.faces.training_faces` of the split.
-        progress: progress bars; overwrite: start afresh even if ``out_dir`` holds a run.
-        max_steps: stop after this many steps in all (a later call resumes).
-        split: the protocol split (default: ``config.data.protocol_split()``), recorded with the people
-            trained on.
-
-    Raises:
-        ValueError: ``out_dir`` holds a run of other settings, or the chips do not fit the configuration.
-    """
+    """Train (or resume, or finish) the run of ``config``: :func:`~faceveil.restore.training.train_restorer`
+    (its arguments and errors)."""
     extra = {"mask_input": config.mask_input, "damage": config.damage, "noise": config.noise}
     return train_restorer(config, InpaintTask, "generator", save_model, extra, data, progress, overwrite, max_steps,
                           split)
