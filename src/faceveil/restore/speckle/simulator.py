@@ -40,6 +40,8 @@ from .optics import good_fft_size, padded_size, pupil, resample_spectrum, transf
 
 #: the camera distances of seed 001 (mm from the focal plane)
 DISTANCES_MM = (0.0, 20.0, 40.0)
+#: the most complex field the simulator holds at once (bytes); the full setting's 40 mm grid is 0.6 GB a face
+MAX_FIELD_BYTES = 2 * 2**30
 
 
 @dataclass(frozen=True)
@@ -241,24 +243,31 @@ class SpeckleSimulator:
         return self.intensities(faces, (distance_mm,))[0]
 
     def intensities(self, faces: torch.Tensor, distances_mm=DISTANCES_MM) -> list[torch.Tensor]:
-        """:meth:`intensity` at each distance, from one diffuser field."""
+        """:meth:`intensity` at each distance, from one diffuser field per face; faces go through the
+        propagation a few at a time (at most ``MAX_FIELD_BYTES`` of complex field at once)."""
         c = self.config
-        near = self.diffuser_field(faces)
         out = []
         for z in distances_mm:
             n = self.grid_size(z)
             if z not in self._transfer or self._transfer[z][0] != n:
                 self._transfer[z] = (n, transfer_function(n, c.grid_pitch, c.wavelength, z * 1e-3, self.device))
-            grid = torch.zeros(len(near), n, n, dtype=near.dtype, device=self.device)
-            inside = _centre(n, self.coarse_n)
-            grid[:, inside, inside] = near
-            # the intensity has twice the field's band: sample the field twice as finely before squaring, so
-            # that averaging over each camera pixel integrates the speckle rather than aliasing it
-            far = resample_spectrum(torch.fft.fft2(grid) * self._transfer[z][1], 2 * n)
-            window = math.ceil(2 * self.camera_width)
-            crop = far[:, _centre(2 * n, window), _centre(2 * n, window)].abs() ** 2
-            out.append(F.interpolate(crop[:, None], size=(c.camera_pixels, c.camera_pixels), mode="area")[:, 0])
-        return out
+        chunk = max(1, MAX_FIELD_BYTES // (16 * (2 * max(self.grid_size(z) for z in distances_mm)) ** 2))
+        parts = [[] for _ in distances_mm]
+        for start in range(0, len(faces), chunk):
+            near = self.diffuser_field(faces[start:start + chunk])
+            for k, z in enumerate(distances_mm):
+                n, transfer = self._transfer[z]
+                grid = torch.zeros(len(near), n, n, dtype=near.dtype, device=self.device)
+                inside = _centre(n, self.coarse_n)
+                grid[:, inside, inside] = near
+                # the intensity has twice the field's band: sample the field twice as finely before squaring,
+                # so that averaging over each camera pixel integrates the speckle rather than aliasing it
+                far = resample_spectrum(torch.fft.fft2(grid) * transfer, 2 * n)
+                window = math.ceil(2 * self.camera_width)
+                crop = far[:, _centre(2 * n, window), _centre(2 * n, window)].abs() ** 2
+                parts[k].append(F.interpolate(crop[:, None], size=(c.camera_pixels, c.camera_pixels),
+                                              mode="area")[:, 0])
+        return [torch.cat(p) for p in parts]
 
     def record(self, intensity: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """The camera's 8-bit frame of an intensity (N, P, P), auto-exposed, resized to ``output_size`` and
