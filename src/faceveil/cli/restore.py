@@ -3,7 +3,7 @@
     faceveil restore superres INPUT... --out DIR [--model PATH] [--size N] [--device DEV]
     faceveil restore inpaint INPUT... --out DIR [--mask MASK...] [--method network|telea|ns] [--model PATH]
                              [--composite] [--device DEV]
-    faceveil restore speckle INPUT... --out DIR --model PATH [--threshold T] [--device DEV]
+    faceveil restore speckle INPUT... --out DIR (--model PATH | --grit G) [--threshold T] [--device DEV]
 
 ``superres``: an input is a low-resolution face in the geometry of dlib's chip (padding 0.25), e.g. a file
 of ``faceveil degrade downscale``; any size works (EDSR x4 is convolutional): the output is the network's
@@ -16,7 +16,8 @@ mask; OpenCV's ``telea`` and ``ns`` and ``--composite`` (the reconstruction past
 mask) do. One ``result.json`` in ``--out`` lists every image.
 
 ``speckle``: an input is a speckle pattern, e.g. a file of ``faceveil simulate speckle`` (its
-``*_target.png`` labels are never inputs), resized to the size the network trained at; the output is the
+``*_target.png`` labels are never inputs), resized to the size the network trained at, by a network of
+``faceveil train speckle`` or the shipped one of ``--grit``; the output is the
 binary face (``--threshold`` on the network's probability, or the probability itself with ``--threshold
 0``).
 """
@@ -70,7 +71,10 @@ def register(parser: argparse.ArgumentParser) -> None:
                                    "train speckle' (trained for one grit: use it on that grit's speckle).")
     p.add_argument("inputs", nargs="+", help="speckle images or folders (searched recursively; *_target.png skipped)")
     p.add_argument("--out", required=True, help="output folder (outside every input folder)")
-    p.add_argument("--model", required=True, help="model.pt of 'faceveil train speckle'")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--model", help="model.pt of 'faceveil train speckle'")
+    which.add_argument("--grit", choices=("120", "220", "600", "1500"),
+                       help="use the shipped CPU-trained SpT UNet of this grit (cpu simulator setting)")
     p.add_argument("--threshold", type=float, default=0.5,
                    help="write pixels above this probability white (default 0.5; 0: write the probabilities)")
     add_device(p)
@@ -233,6 +237,7 @@ def run_speckle(args) -> int:
     from ..data.images import save_png, to_tensor
     from ..provenance import provenance
     from ..report.io import write_json
+    from ..restore.speckle import shipped_model
     from ..restore.speckle.restorer import SpeckleReconstructor
     from .embed import report_skipped
     from .options import UserError
@@ -240,8 +245,12 @@ def run_speckle(args) -> int:
 
     if not 0 <= args.threshold < 1:
         raise UserError(f"--threshold must lie in [0, 1), got {args.threshold}")
+    model = _path(args.model) if args.model else shipped_model(args.grit)
+    if model is None:
+        raise UserError(f"this installation ships no speckle model for grit {args.grit}: train one with 'faceveil "
+                        f"train speckle --config cpu-spt --grit {args.grit} --out DIR' and pass --model DIR/model.pt")
     try:
-        reconstructor = SpeckleReconstructor.from_file(_path(args.model), device=str(check_device(args.device or "cpu")))
+        reconstructor = SpeckleReconstructor.from_file(model, device=str(check_device(args.device or "cpu")))
     except (FileNotFoundError, ValueError) as err:
         raise UserError(f"--model: {err}") from None
     targets = {p: t for p, t in output_names(args.inputs, _path(args.out)).items()
@@ -258,10 +267,10 @@ def run_speckle(args) -> int:
         probability = reconstructor(speckle)[0]
         face = probability if args.threshold == 0 else (probability > args.threshold).float()
         rows.append({"input": str(path), "output": str(save_png(face, targets[path]).relative_to(out))})
-    write_json(out / "result.json", {"images": len(rows), "model": str(_path(args.model).resolve()),
+    write_json(out / "result.json", {"images": len(rows), "model": str(model.resolve()),
                                      "grit": reconstructor.grit, "threshold": args.threshold, "per_image": rows,
                                      "skipped": {str(k): v for k, v in skipped.items()},
-                                     "provenance": provenance(model=str(_path(args.model).resolve()))})
+                                     "provenance": provenance(model=str(model.resolve()))})
     report_skipped(skipped)
     print(f"wrote {len(rows)} reconstructed face(s) ({reconstructor.size}x{reconstructor.size}) to {out}, and "
           f"{out / 'result.json'}")

@@ -8,8 +8,20 @@ wave-optics simulation of their set-up, since their speckle data are not public.
 * :mod:`.simulator`: the set-up (SLM, relays, diffuser, defocus, camera) and the binarisation of faces.
 """
 
+from pathlib import Path
+
 from .diffuser import GRITS, Grit, calibrate_phase_rms, phase_screen
 from .simulator import DISTANCES_MM, SETTINGS, SpeckleConfig, SpeckleSimulator, binarize, speckle_config
 
-__all__ = ["DISTANCES_MM", "GRITS", "SETTINGS", "Grit", "SpeckleConfig", "SpeckleSimulator", "binarize",
+#: the shipped CPU-trained SpT UNets (one per grit) and their card
+WEIGHTS = Path(__file__).parent / "weights"
+
+
+def shipped_model(grit: str) -> Path | None:
+    """The shipped SpT UNet of ``grit`` (``weights/spt12-<grit>.pt``), or None if there is none."""
+    path = WEIGHTS / f"spt12-{grit}.pt"
+    return path if path.is_file() else None
+
+
+__all__ = ["WEIGHTS", "shipped_model", "DISTANCES_MM", "GRITS", "SETTINGS", "Grit", "SpeckleConfig", "SpeckleSimulator", "binarize",
            "calibrate_phase_rms", "phase_screen", "speckle_config"]
