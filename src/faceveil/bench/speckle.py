@@ -1,8 +1,9 @@
 """``faceveil bench speckle``: Wang et al.'s Tables 1 and 2 on simulated speckle, and what the paper does not
 measure: how much identity a reconstruction keeps.
 
-* Table 1: PCC, SSIM, PSNR (of the network's probability map) and Jaccard index (of it thresholded at 0.5)
-  against the binary label, per method and grit, on the splits of :mod:`faceveil.restore.speckle.dataset`
+* Table 1: PCC, SSIM, PSNR (of the network's output map, stretched to [0, 1] per pattern for an NPCC
+  network: :class:`~faceveil.restore.speckle.restorer.SpeckleReconstructor`) and Jaccard index (of it
+  thresholded at 0.5) against the binary label, per method and grit, on the splits of :mod:`faceveil.restore.speckle.dataset`
   (``depth`` is the paper's validation; ``faces`` and ``diffuser`` are new).
 * Identity: each reconstruction (thresholded) and every binary target of the split, cropped to the judge's
   chip (the dataset's loose chip holds it) and embedded by the judge: rank-1 of a reconstruction's own
@@ -158,7 +159,7 @@ def _examples(path, dataset: SpeckleDataset, methods, grits: list[str]) -> None:
     for r, grit in enumerate(grits):
         rows = dataset.manifest["arrays"][dataset.array_name(grit, dataset.manifest["config"]["diffuser_seed"])]["rows"]
         patterns = array_of(grit)[rows.index(held)]
-        images = [dataset.labels()[held]] + list(patterns)
+        images = [dataset.labels()[held] * np.uint8(255)] + list(patterns)
         far = torch.from_numpy(patterns[dataset.distances_mm.index(40.0)].astype(np.float32) / 255)[None, None]
         images += [methods[m][grit](far)[0, 0].numpy() if grit in methods[m] else np.zeros_like(images[0], float)
                    for m in methods]

@@ -14,8 +14,11 @@ from .simulator import speckle_config
 
 
 class SpeckleReconstructor(TrainedRestorer):
-    """Speckle (N, 1, H, W) in [0, 1] -> probabilities (N, 1, S, S) in (0, 1) that a pixel of the binary face
-    is white, S the size the network trained at (inputs of another size are resized bilinearly to it).
+    """Speckle (N, 1, H, W) in [0, 1] -> the binary face's white-pixel map (N, 1, S, S) in [0, 1], S the size
+    the network trained at (inputs of another size are resized bilinearly to it). A network trained with
+    the NPCC loss is blind to the scale and offset of its output (only its correlation with the label
+    counts), so its output is stretched to [0, 1] per pattern (:attr:`stretch`) before any threshold or
+    pixel metric; a cross-entropy network's probabilities are used as they are.
 
     Args:
         model: the network; payload: what :func:`~.model.load_model` returned with it.
@@ -30,6 +33,7 @@ class SpeckleReconstructor(TrainedRestorer):
         self.model = model.to(self.device).eval().requires_grad_(False)
         self.size = speckle_config(payload.get("setting", "cpu")).output_size
         self.grit = payload.get("grit")
+        self.stretch = payload.get("loss", "npcc") == "npcc"
 
     def __call__(self, speckle: torch.Tensor) -> torch.Tensor:
         if speckle.ndim != 4 or speckle.shape[1] != 1:
@@ -41,5 +45,10 @@ class SpeckleReconstructor(TrainedRestorer):
                 if tuple(x.shape[-2:]) != (self.size, self.size):
                     x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", antialias=True,
                                       align_corners=False)
-                out.append(self.model(x).cpu())
+                y = self.model(x).cpu()
+                if self.stretch:
+                    low = y.amin(dim=(1, 2, 3), keepdim=True)
+                    high = y.amax(dim=(1, 2, 3), keepdim=True)
+                    y = (y - low) / (high - low).clamp_min(1e-12)
+                out.append(y)
         return torch.cat(out)

@@ -246,7 +246,6 @@ class SpeckleSimulator:
         """:meth:`intensity` at each distance, from one diffuser field per face; faces go through the
         propagation a few at a time (at most ``MAX_FIELD_BYTES`` of complex field at once)."""
         c = self.config
-        out = []
         for z in distances_mm:
             n = self.grid_size(z)
             if z not in self._transfer or self._transfer[z][0] != n:
