@@ -220,24 +220,12 @@ def _table(result: dict) -> str:
 
 def _examples(chips: torch.Tensor, rows: np.ndarray, conditions: dict, path: Path) -> None:
     """A labelled grid: per face (a row), the original, then per damage the damaged face and each method."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from ..report.plots import plot_image_grid
 
     faces = chips[torch.from_numpy(rows)]
-    labels = [ORIGINAL] + list(conditions)
     columns = [faces] + [apply_transform(t, faces, rows) for t in conditions.values()]
     grid = torch.cat([torch.cat(list(column), 1) for column in columns], 2).permute(1, 2, 0).numpy()
-    side = faces.shape[-1]
-    fig, ax = plt.subplots(figsize=(1.2 * len(labels), 1.2 * len(rows) + 1.2))
-    ax.imshow(grid)
-    ax.set_xticks([side * (k + 0.5) for k in range(len(labels))], labels, rotation=70, fontsize=7)
-    ax.xaxis.tick_top()
-    ax.set_yticks([])
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    plot_image_grid(grid, [ORIGINAL] + list(conditions), faces.shape[-1], path, len(rows), rotation=70)
 
 
 def _distributions(result: dict, full: dict, path: Path) -> None:

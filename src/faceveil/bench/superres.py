@@ -95,10 +95,7 @@ def _examples(chips: torch.Tensor, rows: np.ndarray, groups: np.ndarray, methods
               path: Path) -> None:
     """A labelled grid: per face (a row), the HR chip, then per size the LR input (enlarged, nearest
     neighbour), bicubic and each method (each face restored by the model that never saw its person)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from ..report.plots import plot_image_grid
 
     faces = chips[torch.from_numpy(rows)]
     side = faces.shape[-1]
@@ -113,14 +110,7 @@ def _examples(chips: torch.Tensor, rows: np.ndarray, groups: np.ndarray, methods
             row += [per_split[int(groups[rows[i]])](low) for per_split in methods.values()]
         tiles.append(torch.cat(row, 3))
     grid = torch.cat(tiles, 2)[0].permute(1, 2, 0).numpy()
-    fig, ax = plt.subplots(figsize=(1.1 * len(labels), 1.1 * len(rows) + 0.6))
-    ax.imshow(grid)
-    ax.set_xticks([side * (k + 0.5) for k in range(len(labels))], labels, rotation=60, fontsize=7)
-    ax.xaxis.tick_top()
-    ax.set_yticks([])
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    plot_image_grid(grid, labels, side, path, len(rows))
 
 
 def _plot(result: dict, path: Path) -> None:

@@ -184,3 +184,18 @@ def plot_transformed(evaluation, folder, overwrite: bool = False) -> list[Path]:
     scores = {name: (c.scores, evaluation.labels) for name, c in evaluation.conditions.items()}
     return [plot_roc(evaluation.roc_curves(), paths[0], title="ROC by condition", overwrite=overwrite),
             plot_condition_scores(scores, paths[1], overwrite=overwrite)]
+
+
+def plot_image_grid(grid, labels: list[str], side: int, path, rows: int, rotation: int = 60) -> Path:
+    """A grid of image tiles (H, W, 3) in [0, 1], one column of ``side`` pixels per label (written above,
+    turned by ``rotation``), ``rows`` rows; saved as ``path`` (PNG)."""
+    fig = Figure(figsize=(1.15 * len(labels), 1.15 * rows + 0.9))
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    ax.imshow(grid)
+    ax.set_xticks([side * (k + 0.5) for k in range(len(labels))], labels, rotation=rotation, fontsize=7)
+    ax.xaxis.tick_top()
+    ax.set_yticks([])
+    fig.tight_layout()
+    fig.savefig(Path(path), dpi=110)
+    return Path(path)
