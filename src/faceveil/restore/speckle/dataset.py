@@ -190,9 +190,9 @@ def generate(config: SpeckleDataConfig, folder: str | Path | None = None, progre
         manifest = json.loads(manifest_path.read_text())
         if manifest["config"] != json.loads(json.dumps(to_dict(config))):
             raise ValueError(f"{folder} holds a speckle dataset of other settings; choose another folder")
-    else:
-        manifest = _start(config, folder, progress)
     chips = all_face_chips(config.data, ChipSpec("dlib-chip", config.chip_size, config.padding, 3), progress)
+    if not manifest_path.is_file():
+        manifest = _start(config, chips, folder)
     index = {str(p): i for i, p in enumerate(chips.paths)}
     faces = manifest["faces"]
     optics = speckle_config(config.setting)
@@ -224,9 +224,8 @@ def generate(config: SpeckleDataConfig, folder: str | Path | None = None, progre
     return SpeckleDataset(folder)
 
 
-def _start(config: SpeckleDataConfig, folder: Path, progress: bool) -> dict:
-    """Choose the faces, write their labels and an empty manifest."""
-    chips = all_face_chips(config.data, ChipSpec("dlib-chip", config.chip_size, config.padding, 3), progress)
+def _start(config: SpeckleDataConfig, chips, folder: Path) -> dict:
+    """Choose the faces among ``chips`` (every photo's loose chip), write their labels and an empty manifest."""
     split = config.data.protocol_split()
     names = [chips.identities[i] for i in chips.labels.tolist()]
     by_person: dict[str, list[int]] = {}
