@@ -15,7 +15,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_sweep_grid_runs_each_setting_once_in_order():
-    assert grid([3, 5, 7], [1, 4], 4) == [(3, 4), (5, 4), (7, 4), (5, 1)]
+    assert grid([3, 5, 7], [1, 4], 4.001) == [(3, 4), (5, 4), (7, 4), (5, 1)]
 
 
 def test_optical_bench_writes_both_systems_and_the_papers_figures(tmp_path):
@@ -52,10 +52,10 @@ def test_optical_sweep_trains_one_run_per_setting(tmp_path):
                  "--dilations", "1", "--out", str(out), "--quiet"]) == 0
     result = json.loads((out / "result.json").read_text())
     settings = [(r["kernel_size"], r["dilation_px"], r["psf_support_px"]) for r in result["rows"]]
-    assert result["system_dilation_px"] == 2  # 8 pixels at 160, scaled to 32
-    assert settings == [(3, 2, 5), (5, 2, 9), (5, 1, 5)]
+    assert result["system_dilation_px"] == pytest.approx(2.096, abs=1e-3)  # 9.3 mm lenslet images on 4.4 mm pixels
+    assert settings == [(3, 2.1, 9), (5, 2.1, 13), (5, 1, 7)]
     assert (out / "sweep.png").stat().st_size > 0
-    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["k3-d2", "k5-d1", "k5-d2"]
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["k3-d2.1", "k5-d1", "k5-d2.1"]
 
 
 def test_optical_bench_rejects_bad_options_before_any_work(tmp_path):

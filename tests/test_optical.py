@@ -23,7 +23,7 @@ from faceveil.attack.deconv import (AttackConfig, load_attack, reconstruct, save
 from faceveil.data.chips import FaceChips
 from faceveil.protect.optical import (LOEN, MEM_FR, PAPER_TABLE_1, EncoderConfig, LossWeights,
                                       ModelConfig, OpticalEncoder, OpticalFaceModel, SensorConfig, TrainConfig,
-                                      binarize_ste, capture, dilate_kernel, dual_cosine_loss, export_mask, lenslet_blur,
+                                      REFERENCE_SOLID_ANGLE_SR, binarize_ste, capture, dual_cosine_loss, element_footprints, export_mask,
                                       load_checkpoint, optical_convolution, packaged_checkpoint,
                                       point_spread_function, shot_and_read_noise, total_loss, train,
                                       weight_gradient_loss)
@@ -78,8 +78,15 @@ def test_spatial_and_effective_resolution_follow_eq2_and_the_paper():
     assert LOEN.spatial_resolution_m / MEM_FR.spatial_resolution_m == pytest.approx(14.2)  # "improves by 14.2 times"
     assert round(LOEN.effective_resolution) == 11  # "an effective scene resolution of only 11 x 11"
     assert MEM_FR.effective_resolution == pytest.approx(160, rel=0.015)  # 157.8, "160 x 160"
-    assert (MEM_FR.psf_support, LOEN.psf_support) == (33, 5)  # "5 x 5 ... dilation rate of 8 is 33 x 33"
-    assert MEM_FR.sensor_pixels_per_step == pytest.approx(30 / 3.45)  # 3.45 um pixels per 30 um step
+    # the element pitch on the scene: 300 um lenslets -> 9.3 mm, 10.5 px at 160 (the paper's hand-set 8);
+    # 30 um LOEN openings -> 12.8 mm = Eq. 2's resolution step (its shadow is its resolution)
+    assert MEM_FR.element_pitch_m == pytest.approx(300e-6 * 440.2 / 14.2)
+    assert MEM_FR.element_pitch_px(160) == pytest.approx(10.48, abs=0.01)
+    assert LOEN.element_pitch_m == pytest.approx(LOEN.spatial_resolution_m, rel=0.01)
+    assert LOEN.element_pitch_px(80) == pytest.approx(7.22, abs=0.01)
+    # a scene pixel of an 80 px scene covers 294 sensor pixels behind the lenslets, 1.46 behind LOEN
+    assert MEM_FR.sensor_pixels_per_scene_pixel(80) == pytest.approx((1.775e-3 / 30 / 3.45e-6) ** 2, rel=1e-3)
+    assert LOEN.sensor_pixels_per_scene_pixel(80) == pytest.approx((1.775e-3 / 426 / 3.45e-6) ** 2, rel=1e-3)
     # Table 1's LOEN value is measured and finer than Eq. 2 (10.6 vs 12.8 mm); docs/optical.md says so
     assert table["loen"] / (LOEN.spatial_resolution_m * 1e3) == pytest.approx(0.83, abs=0.01)
 
@@ -120,18 +127,92 @@ def test_light_throughput_model_beats_loen_far_more_than_the_measured_4_37():
 # optics
 
 
-def test_mem_fr_psf_is_the_mask_dilated_to_33x33():
-    encoder = OpticalEncoder(EncoderConfig())
-    psf = encoder.psf().detach()
-    assert psf.shape == (33, 33) and encoder.dilation == 8
-    rows, cols = psf.nonzero(as_tuple=True)
-    assert (rows % 8 == 0).all() and (cols % 8 == 0).all()
-    taps = encoder.transmissions().detach()
-    assert torch.allclose(psf[::8, ::8], taps / taps.sum())
-    assert psf.min() >= 0 and float(psf.sum()) == pytest.approx(1.0)
-    assert OpticalEncoder(EncoderConfig(system="loen")).psf().shape == (5, 5)
-    assert EncoderConfig(image_size=80).resolved_dilation == 4  # same PSF extent relative to the face
-    assert EncoderConfig(system="loen", image_size=80).resolved_dilation == 1
+def point_image(config: EncoderConfig, transmissions: torch.Tensor) -> torch.Tensor:
+    """The noiseless irradiance (S, S) of a point source at the scene's centre through ``transmissions``."""
+    encoder = OpticalEncoder(config)
+    scene = torch.zeros(1, 1, config.image_size, config.image_size)
+    scene[0, 0, config.image_size // 2, config.image_size // 2] = 1.0
+    with torch.no_grad():
+        return optical_convolution(scene, point_spread_function(transmissions, encoder.footprints))[0, 0]
+
+
+def test_a_point_source_through_mem_fr_lights_one_spot_per_open_lenslet_a_pitch_apart():
+    config = EncoderConfig(image_size=80, mask_seed=0)
+    mask = torch.zeros(5, 5)
+    mask[0, 0] = mask[2, 2] = mask[4, 1] = 1
+    image = point_image(config, mask)
+    pitch, centre = MEM_FR.element_pitch_px(80), 40
+    for i, j in ((0, 0), (2, 2), (4, 1)):
+        y, x = centre + (i - 2) * pitch, centre + (j - 2) * pitch
+        window = image[math.floor(y): math.floor(y) + 2, math.floor(x): math.floor(x) + 2]
+        # a focused spot: all its light in the 2 x 2 pixels around the sub-pixel position, split linearly
+        assert float(window.sum()) == pytest.approx(MEM_FR.element_solid_angle_sr / REFERENCE_SOLID_ANGLE_SR, rel=1e-5)
+        fy, fx = y - math.floor(y), x - math.floor(x)
+        assert float(window[1].sum() / window.sum()) == pytest.approx(fy, abs=1e-5)
+        assert float(window[:, 1].sum() / window.sum()) == pytest.approx(fx, abs=1e-5)
+    assert float(image.sum()) == pytest.approx(3 * MEM_FR.element_solid_angle_sr / REFERENCE_SOLID_ANGLE_SR, rel=1e-5)
+
+
+def test_a_point_source_through_loen_casts_the_masks_shadow_element_wide_boxes():
+    config = EncoderConfig(system="loen", image_size=80)
+    mask = torch.zeros(5, 5)
+    mask[1, 3] = 1
+    image = point_image(config, mask)
+    pitch = LOEN.element_pitch_px(80)
+    lit = image > 1e-6
+    rows, cols = lit.any(1).nonzero()[:, 0], lit.any(0).nonzero()[:, 0]
+    # one element's shadow: a box of the pitch (7.2 px), widened by at most one pixel each side by sampling
+    assert pitch <= len(rows) <= pitch + 2 and pitch <= len(cols) <= pitch + 2
+    assert float(rows.float().mean()) == pytest.approx(40 - pitch, abs=0.6)
+    assert float(cols.float().mean()) == pytest.approx(40 + pitch, abs=0.6)
+    full = point_image(config, torch.ones(5, 5))
+    extent = (full > 1e-6).any(0).nonzero()[:, 0]
+    assert 5 * pitch <= len(extent) <= 5 * pitch + 2  # the open mask: one contiguous 36 px square
+
+
+@pytest.mark.parametrize("system", ["mem-fr", "loen"])
+def test_a_white_scenes_signal_scales_with_the_open_elements(system):
+    config = EncoderConfig(system=system, image_size=48, sensor=SensorConfig(noise=False, quantize=False))
+    encoder = OpticalEncoder(config)
+    setup = encoder.setup
+    white = torch.ones(1, 1, 48, 48)
+    levels = []
+    for n_open in (1, 5, 25):
+        mask = torch.zeros(25)
+        mask[:n_open] = 1
+        encoder.mask.theta.data = torch.where(mask.view(5, 5) > 0, 10.0, -10.0)
+        encoder.binary = True
+        with torch.no_grad():
+            levels.append(float(encoder(white)[0, 0, 24, 24]))
+    unit = config.sensor.exposure * setup.element_solid_angle_sr / REFERENCE_SOLID_ANGLE_SR
+    assert levels == pytest.approx([unit, 5 * unit, 25 * unit], rel=1e-5)
+    # one exposure for both systems: the open LOEN mask fills `exposure` of the well, the lenslets half of it
+    assert 25 * unit == pytest.approx(0.8 if system == "loen" else 0.8 * (300 / 14.2) ** 2 / (30 / 1) ** 2, rel=1e-5)
+
+
+def test_closing_elements_costs_signal_to_noise():
+    config = EncoderConfig(system="loen", image_size=48, sensor=SensorConfig(quantize=False))
+    encoder = OpticalEncoder(config)
+    encoder.binary = True
+    white = torch.full((64, 1, 48, 48), 0.5)
+    snr = []
+    for n_open in (1, 25):
+        mask = torch.zeros(25)
+        mask[:n_open] = 1
+        encoder.mask.theta.data = torch.where(mask.view(5, 5) > 0, 10.0, -10.0)
+        with torch.no_grad():
+            centre = encoder(white, torch.Generator().manual_seed(0))[:, 0, 20:28, 20:28]
+        snr.append(float(centre.mean() / centre.std()))
+    # shot-noise limited: SNR grows as the square root of the light (25x the light: about 5x the SNR)
+    assert snr[1] / snr[0] == pytest.approx(5, rel=0.25)
+
+
+def test_the_psf_geometry_scales_with_the_scene_and_dilation_overrides_the_pitch():
+    assert EncoderConfig(image_size=160).resolved_dilation == pytest.approx(2 * EncoderConfig(image_size=80).resolved_dilation)
+    assert EncoderConfig(image_size=80).psf_support == 25 and EncoderConfig(system="loen", image_size=80).psf_support == 41
+    footprints = element_footprints(MEM_FR, 80, 5, pitch_px=2.0)
+    assert footprints.shape == (5, 5, 11, 11)
+    assert float(footprints[0, 0, 1, 1]) == pytest.approx(MEM_FR.element_solid_angle_sr / REFERENCE_SOLID_ANGLE_SR)
 
 
 def test_a_point_source_images_the_psf_centred_on_it():
@@ -146,7 +227,7 @@ def test_a_point_source_images_the_psf_centred_on_it():
 
 
 def test_optical_convolution_is_linear_and_shift_invariant():
-    psf = point_spread_function(torch.rand(5, 5, generator=torch.Generator().manual_seed(3)), 2)
+    psf = point_spread_function(torch.rand(5, 5, generator=torch.Generator().manual_seed(3)), element_footprints(MEM_FR, 48, 5, 2.0))
     f1, f2 = smooth_images(2, 48, seed=4).split(1)
     lhs = optical_convolution(0.3 * f1 + 0.6 * f2, psf)
     assert torch.allclose(lhs, 0.3 * optical_convolution(f1, psf) + 0.6 * optical_convolution(f2, psf), atol=1e-6)
@@ -156,25 +237,26 @@ def test_optical_convolution_is_linear_and_shift_invariant():
     assert torch.allclose(shifted, optical_convolution(framed, psf).roll((3, 5), (2, 3)), atol=1e-6)
 
 
-def test_optical_convolution_conserves_energy_and_stays_in_range():
-    psf = OpticalEncoder(EncoderConfig(image_size=64)).psf().detach()  # 17 x 17 at 64 px
+def test_optical_convolution_conserves_energy_times_the_masks_light():
+    encoder = OpticalEncoder(EncoderConfig(image_size=64))
+    psf = encoder.psf().detach()
     scene = torch.zeros(2, 3, 64, 64)
-    scene[..., 8:56, 8:56] = smooth_images(2, 48, seed=5)
+    scene[..., 16:48, 16:48] = smooth_images(2, 32, seed=5)
     out = optical_convolution(scene, psf)
-    assert float(out.sum()) == pytest.approx(float(scene.sum()), rel=1e-5)
-    bright = optical_convolution(torch.ones(1, 1, 64, 64), psf)
-    assert bright.max() <= 1 + 1e-6 and out.min() >= -1e-6
+    assert float(out.sum()) == pytest.approx(float(scene.sum()) * float(psf.sum()), rel=1e-5)
+    assert out.min() >= -1e-6
 
 
-def test_lenslet_blur_is_normalised_symmetric_and_widens_the_psf():
-    blur = lenslet_blur(MEM_FR, 8)
-    assert blur.shape == (5, 5) and float(blur.sum()) == pytest.approx(1.0)
-    assert torch.allclose(blur, blur.T) and torch.allclose(blur, blur.flip(0))
-    assert blur[2, 2] == blur.max()
-    psf = OpticalEncoder(EncoderConfig(diffraction=True)).psf().detach()
-    assert psf.shape == (37, 37) and float(psf.sum()) == pytest.approx(1.0) and psf.min() >= 0
+def test_lenslet_diffraction_blurs_each_spot_and_keeps_its_light():
+    sharp = element_footprints(MEM_FR, 160, 5)
+    blurred = element_footprints(MEM_FR, 160, 5, diffraction=True)
+    assert blurred.shape[-1] > sharp.shape[-1]
+    assert torch.allclose(blurred.sum((2, 3)), sharp.sum((2, 3)), rtol=1e-5)
+    centre = blurred[2, 2]
+    assert torch.allclose(centre, centre.T, atol=1e-7) and torch.allclose(centre, centre.flip(0), atol=1e-7)
+    assert float(centre.max()) < float(sharp[2, 2].max())
     with pytest.raises(ValueError, match="no lenslets"):
-        lenslet_blur(LOEN, 1)
+        element_footprints(LOEN, 80, 5, diffraction=True)
     with pytest.raises(ValueError, match="no lenslets"):
         EncoderConfig(system="loen", diffraction=True)
 
@@ -192,13 +274,15 @@ def test_binarisation_is_binary_forward_and_identity_backward():
     assert encoder.mask.theta.grad is not None
 
 
-def test_masks_that_are_negative_or_closed_are_refused():
-    with pytest.raises(ValueError, match="blocks all light"):
-        point_spread_function(torch.zeros(5, 5), 8)
+def test_negative_masks_and_bad_pitches_are_refused_and_a_closed_mask_is_dark():
+    footprints = element_footprints(MEM_FR, 48, 5)
+    assert float(point_spread_function(torch.zeros(5, 5), footprints).abs().max()) == 0.0
     with pytest.raises(ValueError, match="negative"):
-        point_spread_function(-torch.ones(5, 5), 8)
-    with pytest.raises(ValueError, match="dilation"):
-        dilate_kernel(torch.ones(5, 5), 0)
+        point_spread_function(-torch.ones(5, 5), footprints)
+    with pytest.raises(ValueError, match="do not match"):
+        point_spread_function(torch.ones(3, 3), footprints)
+    with pytest.raises(ValueError, match="pitch_px"):
+        element_footprints(MEM_FR, 48, 5, pitch_px=0)
     with pytest.raises(ValueError, match="system"):
         EncoderConfig(system="pinhole")
 
@@ -271,7 +355,7 @@ def test_weight_gradient_loss_on_hand_made_kernels():
 
 
 def test_total_loss_combines_the_terms_with_the_papers_weights(faces):
-    weights = LossWeights()
+    weights = LossWeights(distill=1.0)
     assert (weights.task, weights.cosine, weights.gradient, weights.l2) == (1.0, 20.0, 0.02, 0.6)  # Eqs. 4-5
     model = OpticalFaceModel(ModelConfig(EncoderConfig(image_size=SIZE), n_classes=4, distill_dim=128))
     scenes = faces.images(slice(0, 8))
@@ -296,7 +380,8 @@ def test_a_few_training_steps_lower_the_loss(faces):
 
     def loss() -> torch.Tensor:
         output = model(scenes, torch.Generator().manual_seed(0))  # the same noise every step
-        return total_loss(output, scenes, labels, model.encoder.mask.relaxed(), LossWeights(), teacher)["total"]
+        return total_loss(output, scenes, labels, model.encoder.mask.relaxed(), LossWeights(distill=1.0),
+                          teacher)["total"]
 
     before = float(loss().detach())
     for _ in range(6):
@@ -352,7 +437,7 @@ def test_a_one_element_mask_is_refused_when_eq_4_would_train_it(tmp_path):
         tiny_config(tmp_path, encoder=EncoderConfig(image_size=SIZE, kernel_size=1))
     without_eq_4 = tiny_config(tmp_path, encoder=EncoderConfig(image_size=SIZE, kernel_size=1),
                                loss=LossWeights(gradient=0))
-    assert without_eq_4.encoder.psf_support == 1
+    assert without_eq_4.encoder.psf_support == 3  # one point tap, split over its neighbours
 
 
 def test_checkpoint_round_trip_keeps_config_weights_and_binary_mask(tmp_path, trained, faces):
@@ -419,7 +504,7 @@ def test_wiener_deconvolution_with_the_true_response_recovers_a_noiseless_image(
     encoder = OpticalEncoder(EncoderConfig(image_size=64, mask_seed=3, sensor=clean_sensor))
     encoder.binary = True
     scene = torch.zeros(2, 3, 64, 64)
-    scene[..., 8:56, 8:56] = smooth_images(2, 48, seed=8)  # a black band of half the 17-px PSF: linear = circular
+    scene[..., 12:52, 12:52] = smooth_images(2, 40, seed=8)  # a black band of half the 21-px PSF: linear = circular
     captured = encoder(scene).detach()
     restored = wiener_deconvolution(captured, encoder.response().detach(), nsr=1e-7)
     assert float(psnr(restored, scene).min()) > 40
@@ -430,7 +515,7 @@ def test_wiener_deconvolution_with_the_true_response_recovers_a_noiseless_image(
 
 def test_unet_attack_learns_on_half_of_the_pairs():
     originals = smooth_images(12, 30, seed=9)  # 30 px: not a multiple of 2^depth, padded inside
-    psf = point_spread_function(torch.rand(3, 3, generator=torch.Generator().manual_seed(4)), 4)
+    psf = point_spread_function(torch.rand(3, 3, generator=torch.Generator().manual_seed(4)), element_footprints(MEM_FR, 30, 3, 4.0))
     encrypted = optical_convolution(originals, psf).clamp(0, 1)
     config = AttackConfig(pairs=12, epochs=25, batch_size=3, base_channels=8, depth=2, seed=0)
     result = train_unet_attack(encrypted, originals, config, progress=False)

@@ -29,15 +29,15 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from faceveil.data.identities import check_unseen, identity_record
-from faceveil.data.lfw import LFW
 from faceveil.data.sample import sample_root
-from faceveil.eval.quality import LPIPSAlex, load_lpips_alex, lpips, psnr, ssim
+from faceveil.eval.quality import LPIPSAlex, aligned_quality, load_lpips_alex, lpips, psnr, ssim
 from faceveil.eval.transformed import embed_chips, verification_summary
 from faceveil.eval.verification import cross_fitted_report, pair_scores
 from faceveil.attack.deconv import AttackConfig, reconstruct, train_unet_attack, wiener_deconvolution
@@ -47,11 +47,16 @@ from faceveil.provenance import provenance
 from faceveil.report.io import write_json
 from faceveil.protect.optical import (PAPER_TABLE_1, EncoderConfig, LossWeights, TrainConfig,
                                       dual_cosine_loss, table_1, train)
+from faceveil.report.plots import plot_attack_curve
 from faceveil.recognition.dlib_resnet import DlibTorchEmbedder
 
 #: the person-disjoint protocol of the benchmark: two trainings, every View 2 pair scored by a model that never
 #: saw its people (docs/protocols.md)
 PROTOCOL = "view2-2fold"
+#: the noise-to-signal ratios the Wiener attacker tries on its own pairs (it keeps the best PSNR)
+WIENER_NSRS = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
+#: pairs of the attacker's own faces the Wiener attacker tunes its noise-to-signal ratio on
+WIENER_TUNING_PAIRS = 200
 PAPER = {"judge_on_encrypted": 0.6310, "judge_on_unet_600": 0.6985,
          "unet": {200: {"psnr": 19.26, "ssim": 0.55}, 600: {"psnr": 21.84, "ssim": 0.65}}}
 
@@ -66,11 +71,6 @@ def training_faces(photos: list, args) -> FaceChips:
     """The aligned training faces of (photo, identity) items, with the judge's embeddings when --distill > 0."""
     return load_face_chips(photos, ChipSpec(size=args.image_size), "dlib-torch" if args.distill > 0 else None,
                            progress=not args.quiet, device=args.device)
-
-
-def view2_faces(root: Path, size: int, args):
-    """The aligned faces of every View 2 pair, and the pairs as index arrays, labels and folds."""
-    return pair_faces(LFW(root).pairs("view2"), size, args)
 
 
 def split_faces(split: Split, size: int, args):
@@ -109,24 +109,29 @@ def verify(embeddings: torch.Tensor, a, b, labels, folds, groups: list | None = 
 
 def judge_verify(judge, images: torch.Tensor, test, n_folds: int,
                  groups: list | None = None) -> dict:
-    """The reference judge verifying the View 2 pairs of the first ``n_folds`` folds on ``images``
+    """The reference judge verifying the View 2 pairs of the first ``n_folds`` folds of ``test`` on ``images``
     (N, 3, S, S), the View 2 images in the order of ``test``; only the images of those pairs are embedded
     (the judge is the slow part of the benchmark on a CPU). ``groups``: as in :func:`verify` (images made
     by different cameras are judged on different scales)."""
     _, a, b, labels, folds = test
-    keep = folds < n_folds
+    judged_folds = sorted(set(folds.tolist()))[:n_folds]
+    keep = np.isin(folds, judged_folds)
     used = torch.from_numpy(np.unique(np.concatenate([a[keep], b[keep]])))
     embeddings = torch.zeros(len(images), judge.dim)
     embeddings[used] = embed_chips(judge, images[used])
-    kept = None if groups is None else [g for g in ([k for k in g if k < n_folds] for g in groups) if g]
+    kept = None if groups is None else [g for g in ([k for k in g if k in judged_folds] for g in groups) if g]
     return {**verify(embeddings, a[keep], b[keep], labels[keep], folds[keep], kept), "folds": n_folds,
             "pairs": int(keep.sum())}
 
 
 def quality(images: torch.Tensor, originals: torch.Tensor, perceptual: LPIPSAlex | None = None) -> dict:
-    """Mean PSNR and SSIM of images (N, C, S, S) against originals, both in [0, 1], and LPIPS when a
-    model is given (it needs S >= 31)."""
-    measures = {"psnr": float(psnr(images, originals).mean()), "ssim": float(ssim(images, originals).mean())}
+    """Mean PSNR and SSIM of images (N, C, S, S) against originals, both in [0, 1], pixel-aligned and after
+    the best shift, gain and offset (:func:`~faceveil.eval.quality.aligned_quality`), the shift-invariant
+    correlation, and LPIPS when a model is given (it needs S >= 31)."""
+    aligned = aligned_quality(images, originals)
+    measures = {"psnr": float(psnr(images, originals).mean()), "ssim": float(ssim(images, originals).mean()),
+                "aligned_psnr": float(aligned["psnr"].mean()), "aligned_ssim": float(aligned["ssim"].nanmean()),
+                "shift_correlation": float(aligned["similarity"].mean())}
     if perceptual is not None:
         with torch.no_grad():
             measures["lpips"] = float(lpips(images, originals, perceptual).mean())
@@ -154,6 +159,31 @@ def _split_faces(split: Split, faces: FaceChips) -> torch.Tensor:
     return torch.tensor([i for i, p in enumerate(faces.paths) if p in wanted], dtype=torch.long)
 
 
+def attacker_faces(split: Split, args) -> FaceChips:
+    """The attacker's own faces: every photo of the split's training people (one photo is enough to make
+    an (encrypted, original) pair), never one of its test people."""
+    photos = replace(training_source(args, split), min_images=1).training_photos(split)
+    return load_face_chips(photos, ChipSpec(size=args.image_size), progress=not args.quiet, device=args.device)
+
+
+def tuned_wiener_nsr(response: torch.Tensor, encrypted: torch.Tensor, originals: torch.Tensor) -> float:
+    """The noise-to-signal ratio of :data:`WIENER_NSRS` whose Wiener deconvolution with ``response`` gives
+    the best mean PSNR on the attacker's own pairs."""
+    scores = {nsr: float(psnr(wiener_deconvolution(encrypted, response, nsr), originals).mean()) for nsr in WIENER_NSRS}
+    return max(scores, key=scores.get)
+
+
+def attack_config(n: int, args) -> AttackConfig:
+    """The U-Net attack on N pairs: ``--attack-steps`` steps of ``--attack-batch`` pairs whatever N (the
+    same compute for every N; epochs = steps x batch / (N / 2)), or ``--attack-epochs`` epochs when no step
+    budget is given."""
+    epochs = args.attack_epochs
+    if args.attack_steps:
+        epochs = max(1, round(args.attack_steps * args.attack_batch / (n // 2)))
+    return AttackConfig(pairs=n, epochs=epochs, batch_size=args.attack_batch, base_channels=args.attack_width,
+                        seed=args.seed)
+
+
 def train_split(system: str, split: Split, args) -> tuple:
     """Train ``system`` on the training people of ``split`` (an earlier run in its folder resumes, unless
     --overwrite); returns (model, training faces, result, the identity check on the split's test people)."""
@@ -165,7 +195,9 @@ def train_split(system: str, split: Split, args) -> tuple:
         encoder=EncoderConfig(system=system, image_size=args.image_size,
                               diffraction=args.diffraction and system == "mem-fr"),
         backbone=args.backbone, data=source, epochs=args.epochs,
-        binary_epochs=args.binary_epochs, batch_size=args.batch_size, loss=LossWeights(distill=args.distill),
+        binary_epochs=args.binary_epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
+        backbone_learning_rate=args.backbone_learning_rate,
+        loss=LossWeights(distill=args.distill, shifted=args.shift_weight, wiener=args.wiener_weight),
         seed=args.seed, device=args.device)
     result = train(config, data=train_faces, progress=not args.quiet, split=split, overwrite=args.overwrite)
     seen = check_unseen(identity_record(train_faces.identities), split.test_people, what=f"{system} of {split.name}")
@@ -210,21 +242,30 @@ def run_system(system: str, args, splits: list[Split], test, judges: dict,
         relaxed[index] = model.encrypt(scenes[index], torch.Generator().manual_seed(args.seed)).cpu()
         embedded_relaxed[index] = model.embed(relaxed[index].to(args.device)).cpu()
         model.encoder.binary = True
-        wiener[index] = wiener_deconvolution(encrypted[index], model.encoder.response().detach().cpu(), nsr=args.nsr)
-        attacker_scenes = train_faces.images()
+        attacker = attacker_faces(split, args)
+        attacker_scenes = attacker.images()
         attacker_encrypted = model.encrypt(attacker_scenes, torch.Generator().manual_seed(args.seed + 1)).cpu()
+        response = model.encoder.response().detach().cpu()
+        tuning = slice(0, WIENER_TUNING_PAIRS)
+        nsr = args.nsr or tuned_wiener_nsr(response, attacker_encrypted[tuning], attacker_scenes[tuning])
+        wiener[index] = wiener_deconvolution(encrypted[index], response, nsr=nsr)
+        attacks = {}
         for n in args.attack_pairs:
-            attack = AttackConfig(pairs=n, epochs=args.attack_epochs, base_channels=args.attack_width, seed=args.seed)
+            attack = attack_config(n, args)
             trained = train_unet_attack(attacker_encrypted, attacker_scenes, attack, progress=not args.quiet,
                                         device=args.device)
             held_out = reconstruct(trained.model, attacker_encrypted[trained.eval_index])
             unet_held_out[n].append({**quality(held_out, attacker_scenes[trained.eval_index], perceptual),
-                                     "final_train_mse": trained.losses[-1]})
+                                     "final_train_mse": trained.losses[-1], "epochs": attack.epochs,
+                                     "train_pairs": len(trained.train_index)})
             rebuilt[n][index] = reconstruct(trained.model, encrypted[index])
+            attacks[n] = attack.epochs
         per_split.append({
             "split": split.name, "train_people": len(train_faces.identities), "train_images": len(train_faces),
             "train_fallbacks": train_faces.fallbacks, "test_pairs": len(split.test_pairs), "test_images": len(index),
-            "seen_test_people": seen["seen_identities"], "dilation_px": model.encoder.dilation,
+            "seen_test_people": seen["seen_identities"], "element_pitch_px": model.encoder.dilation,
+            "attacker_photos": len(attacker), "wiener_nsr": nsr, "attack_epochs": attacks,
+            "white_level": float(model.encoder.response().detach().sum()),
             "psf_support_px": int(model.encoder.psf().shape[0]),
             "open_mask_elements": int(model.encoder.transmissions().sum()),
             "mask": model.encoder.transmissions().int().tolist(),
@@ -263,12 +304,16 @@ def print_table(rows: list[dict], judge_clean: dict) -> None:
              ("encrypted vs original: SSIM", [f"{r['privacy']['ssim']:.3f}" for r in rows]),
              *([("encrypted vs original: LPIPS", [f"{r['privacy']['lpips']:.3f}" for r in rows])]
                if "lpips" in rows[0]["privacy"] else []),
+             ("  after best shift + gain: PSNR dB / SSIM",
+              [f"{r['privacy']['aligned_psnr']:.2f} / {r['privacy']['aligned_ssim']:.3f}" for r in rows]),
+             ("shift-invariant correlation", [f"{r['privacy']['shift_correlation']:.3f}" for r in rows]),
              ("dual cosine (Eq. 3)", [f"{r['privacy']['dual_cosine']:.3f}" for r in rows]),
              ("judge on encrypted (paper 63.10 %)",
               [pct(r["privacy"]["judge_on_encrypted"]["accuracy_mean"]) for r in rows]),
              (f"judge on originals: {pct(judge_clean['accuracy_mean'])}, cosine {cosines(judge_clean)} "
               f"(judge: {judge_clean['pairs']} pairs, {judge_clean['folds']} folds)", ["" for _ in rows]),
              ("Wiener, true PSF: PSNR dB / SSIM", [pair(r["wiener_true_psf"]) for r in rows]),
+             ("  its noise-to-signal ratio", [", ".join(f"{s['wiener_nsr']:g}" for s in r["splits"]) for r in rows]),
              ("Wiener, true PSF: judge", [pct(r["wiener_true_psf"]["judge"]["accuracy_mean"]) for r in rows])]
     if "second_judge" in rows[0]["wiener_true_psf"]:
         lines += [(f"second judge on encrypted ({rows[0]['privacy']['second_judge_on_encrypted']['folds']} folds)",
@@ -292,25 +337,37 @@ def print_table(rows: list[dict], judge_clean: dict) -> None:
         print(label.ljust(width) + "".join(str(c).rjust(18) for c in cells))
 
 
+def plot_curve(rows: list[dict], judge_clean: dict, path: Path) -> Path:
+    """The attack curve: the judge's accuracy on the U-Net's reconstructions against N, per system, with
+    the judge on the originals and each system's encrypted and Wiener-restored images as references."""
+    curves = {f"{r['system']}: U-Net" : {int(n): v["judge_on_view2_reconstructions"]["accuracy_mean"]
+                                         for n, v in r["unet"].items()} for r in rows}
+    references = {"originals": judge_clean["accuracy_mean"]}
+    for r in rows:
+        references[f"{r['system']}: encrypted"] = r["privacy"]["judge_on_encrypted"]["accuracy_mean"]
+        references[f"{r['system']}: Wiener, stolen mask"] = r["wiener_true_psf"]["judge"]["accuracy_mean"]
+    return plot_attack_curve(curves, path, references)
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark of ``args`` (the options of ``faceveil bench optical``); writes ``result.json``."""
     from ..cli import outputs
 
-    out = outputs.prepare_folder(args.out, overwrite=args.overwrite, outputs=("result.json",))
+    out = outputs.prepare_folder(args.out, overwrite=args.overwrite, outputs=("result.json", "attack_curve.png"))
     if args.binary_epochs > args.epochs:
         raise ValueError(f"--binary-epochs {args.binary_epochs} exceeds --epochs {args.epochs}")
     if args.threads:
         torch.set_num_threads(args.threads)
     perceptual = load_lpips_alex(args.lpips_weights) if args.lpips_weights else None  # fail before training
     root = Path(args.root) if args.root else sample_root()
-    splits = lfw_protocol(root, PROTOCOL)
+    splits = [lfw_protocol(root, PROTOCOL)[k - 1] for k in sorted(set(args.splits))]
     for split in splits:  # the attacker's pairs come from the training photos: check before any work
-        photos = len(training_source(args, split).training_photos(split))
+        photos = len(replace(training_source(args, split), min_images=1).training_photos(split))
         if max(args.attack_pairs) > photos:
             raise ValueError(f"--attack-pairs {max(args.attack_pairs)}: split {split.name} has only {photos} "
                              "training photos to draw the attacker's pairs from")
     t0 = time.perf_counter()
-    test = view2_faces(root, args.image_size, args)
+    test = pair_faces([pair for split in splits for pair in split.test_pairs], args.image_size, args)
     judges = {"judge": (DlibTorchEmbedder(device=args.device), args.judge_folds)}
     other = second_judge(args)
     if other is not None:
@@ -338,5 +395,6 @@ def run(args: argparse.Namespace) -> int:
         "provenance": provenance(data={"root": str(root.resolve())}, protocol={"name": PROTOCOL}, seed=args.seed),
     }
     write_json(out / "result.json", result)
-    print(f"wrote {out / 'result.json'} ({result['seconds']:.0f} s)")
+    curve = plot_curve(rows, judge_clean, out / "attack_curve.png")
+    print(f"wrote {out / 'result.json'} and {curve} ({result['seconds']:.0f} s)")
     return 0

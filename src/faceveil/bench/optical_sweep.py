@@ -32,9 +32,10 @@ from ..report.io import write_json
 from .optical import PROTOCOL, quality, split_faces, training_faces, verify
 
 
-def grid(kernel_sizes: list[int], dilations: list[int], system_dilation: int) -> list[tuple[int, int]]:
-    """(kernel size, dilation) settings: every kernel size at the system's dilation, then a 5 x 5 mask at
-    every dilation; duplicates removed, order kept."""
+def grid(kernel_sizes: list[int], dilations: list[float], system_dilation: float) -> list[tuple[int, float]]:
+    """(kernel size, element pitch) settings: every kernel size at the system's pitch (from the optics),
+    then a 5 x 5 mask at every pitch ("dilation"); duplicates removed, order kept."""
+    system_dilation = round(system_dilation, 2)
     settings = [(k, system_dilation) for k in kernel_sizes] + [(5, d) for d in [system_dilation, *dilations]]
     return list(dict.fromkeys(settings))
 
@@ -47,7 +48,7 @@ def plot(rows: list[dict], system_dilation: int, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     panels = [("kernel_size", "mask size k (k x k)", lambda r: r["dilation_px"] == system_dilation),
-              ("dilation_px", "dilation (pixels)", lambda r: r["kernel_size"] == 5)]
+              ("dilation_px", "element pitch, 'dilation' (pixels)", lambda r: r["kernel_size"] == 5)]
     measures = [("accuracy", "verification accuracy (%)", lambda r: 100 * r["verification"]["accuracy_mean"]),
                 ("psnr", "PSNR encrypted vs original (dB)", lambda r: r["privacy"]["psnr"]),
                 ("ssim", "SSIM encrypted vs original", lambda r: r["privacy"]["ssim"])]
@@ -80,8 +81,8 @@ def run(args: argparse.Namespace) -> int:
     split = lfw_protocol(root, PROTOCOL)[0]
     source = DataConfig(source="lfw" if args.root else "sample", root=args.root, protocol=PROTOCOL, split=0,
                         max_identities=args.max_identities)
-    system_dilation = optical_setup("mem-fr").dilation_at(args.image_size)
-    configs = [TrainConfig(out_dir=str(out / f"k{k}-d{d}"), data=source, epochs=args.epochs, binary_epochs=1,
+    system_dilation = optical_setup("mem-fr").element_pitch_px(args.image_size)
+    configs = [TrainConfig(out_dir=str(out / f"k{k}-d{d:g}"), data=source, epochs=args.epochs, binary_epochs=1,
                            encoder=EncoderConfig("mem-fr", args.image_size, kernel_size=k, dilation=d),
                            batch_size=args.batch_size, loss=LossWeights(distill=args.distill), seed=args.seed,
                            device=args.device)
@@ -103,10 +104,10 @@ def run(args: argparse.Namespace) -> int:
                "verification": verify(model.embed(encrypted.to(args.device)).cpu(), a, b, labels, folds),
                "privacy": quality(encrypted, scenes)}
         rows.append(row)
-        print(f"k = {encoder.kernel_size}, dilation {encoder.dilation} ({encoder.psf_support} px PSF): accuracy "
+        print(f"k = {encoder.kernel_size}, pitch {encoder.dilation:g} px ({encoder.psf_support} px PSF): accuracy "
               f"{100 * row['verification']['accuracy_mean']:.2f} %, PSNR {row['privacy']['psnr']:.2f} dB, "
               f"SSIM {row['privacy']['ssim']:.3f}", flush=True)
-    figure = plot(rows, system_dilation, out / "sweep.png")
+    figure = plot(rows, round(system_dilation, 2), out / "sweep.png")
     result = {"settings": {k: v for k, v in vars(args).items() if k not in ("func", "bench_module")},
               "protocol": split.record(),
               "data": {"root": str(root.resolve()), "train_people": len(train_faces.identities),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from .options import add_device, add_quiet, int_at_least
+from .options import POSITIVE_FLOAT, add_device, add_quiet, int_at_least
 
 #: methods of ``faceveil protect dp`` (faceveil.protect.dp.methods.METHODS)
 DP_METHODS = ("rdp", "rdp-na", "rdp-lmgd", "pixel", "dct")
@@ -21,6 +21,8 @@ DP_FEATURE_MODELS = ("eigenfaces", "dlib-torch")
 DP_PAPER_EPSILONS = (0.2, 0.4, 0.6, 0.8, 1.0)
 #: optical systems (faceveil.protect.optical.SYSTEMS)
 OPTICAL_SYSTEMS = ("mem-fr", "loen")
+#: back-ends of the optical models (faceveil.recognition.backbones.BACKBONES)
+BACKBONES = ("light", "dlib-resnet", "inception-resnet-v1")
 #: configurations of the LFW ablation (faceveil.bench.lfw_ablation.CONFIGS)
 ABLATION_CONFIGS = ("baseline", "euclidean", "upsample2", "hog+cnn", "cnn", "landmarks68", "upscale250", "flip",
                     "jitter10", "flip+euclidean", "jitter10+euclidean", "landmarks68+flip",
@@ -67,17 +69,37 @@ def _optical(p: argparse.ArgumentParser) -> None:
     p.add_argument("--root", default=None, help="LFW root (default: the embedded sample)")
     p.add_argument("--systems", nargs="+", choices=OPTICAL_SYSTEMS, default=list(OPTICAL_SYSTEMS))
     p.add_argument("--image-size", type=int_at_least(16), default=80, help="scene side S (the paper: 160)")
-    p.add_argument("--backbone", default="light", choices=("light", "inception-resnet-v1"))
+    p.add_argument("--backbone", default="light", choices=BACKBONES,
+                   help="the back-end: light (from scratch), dlib-resnet (the judge's network and weights, "
+                        "fine-tuned), inception-resnet-v1 (the paper's, from scratch)")
+    p.add_argument("--splits", type=int, nargs="+", choices=(1, 2), default=[1, 2],
+                   help="the view2-2fold splits to train and score (1: folds 1-5 train, 6-10 score; both: all "
+                        "6,000 pairs)")
     p.add_argument("--epochs", type=int_at_least(1), default=30)
     p.add_argument("--binary-epochs", type=int_at_least(0), default=3)
     p.add_argument("--batch-size", type=int_at_least(2), default=32)
-    p.add_argument("--distill", type=float, default=1.0, help="weight of the judge distillation (0: the paper's loss)")
+    p.add_argument("--learning-rate", type=POSITIVE_FLOAT, default=1e-3, help="AdamW step of the back-end")
+    p.add_argument("--backbone-learning-rate", type=POSITIVE_FLOAT, default=None,
+                   help="AdamW step of the back-end's network alone (default: --learning-rate; smaller to "
+                        "fine-tune dlib-resnet while its new head learns at --learning-rate)")
+    p.add_argument("--distill", type=float, default=0.0,
+                   help="weight of the judge distillation (0, the default: the paper's loss)")
+    p.add_argument("--shift-weight", type=float, default=0.0,
+                   help="weight of the shift-invariant privacy term L_shift (0: the paper's loss)")
+    p.add_argument("--wiener-weight", type=float, default=0.0,
+                   help="weight of the stolen-mask Wiener privacy term L_wiener (0: the paper's loss)")
     p.add_argument("--max-identities", type=int_at_least(1), default=None, help="limit the training people")
     p.add_argument("--diffraction", action="store_true", help="MEM-FR lenslet diffraction blur")
-    p.add_argument("--attack-pairs", type=int_at_least(2), nargs="+", default=[200, 600])
+    p.add_argument("--attack-pairs", type=int_at_least(2), nargs="+", default=[200, 600],
+                   help="N, the attacker's (encrypted, original) pairs; half train, half measure")
     p.add_argument("--attack-epochs", type=int_at_least(1), default=100)
+    p.add_argument("--attack-steps", type=int_at_least(1), default=None,
+                   help="train every U-Net attack this many steps whatever N (overrides --attack-epochs)")
+    p.add_argument("--attack-batch", type=int_at_least(2), default=8, help="U-Net attack batch size")
     p.add_argument("--attack-width", type=int_at_least(1), default=32, help="U-Net channels at full resolution")
-    p.add_argument("--nsr", type=float, default=1e-2, help="noise-to-signal ratio of the Wiener attack")
+    p.add_argument("--nsr", type=POSITIVE_FLOAT, default=None,
+                   help="noise-to-signal ratio of the Wiener attack (default: the best of 1e-6..1e-1 on the "
+                        "attacker's own pairs)")
     p.add_argument("--lpips-weights", default=None,
                    help="LPIPS-AlexNet weights (docs/quality.md): also report LPIPS of encrypted and attacked images")
     p.add_argument("--judge-folds", type=int, default=10, choices=range(1, 11), metavar="K",
@@ -96,8 +118,9 @@ def _optical_sweep(p: argparse.ArgumentParser) -> None:
     p.add_argument("--image-size", type=int_at_least(16), default=80, help="scene side S (the paper: 160)")
     p.add_argument("--kernel-sizes", type=int_at_least(1), nargs="+", default=[3, 5, 7, 9],
                    help="mask sizes k (k x k elements), each at the system's dilation (Fig. 2a)")
-    p.add_argument("--dilations", type=int_at_least(1), nargs="+", default=[1, 2, 6, 8],
-                   help="dilations in pixels, each with a 5 x 5 mask (Fig. 2c); the system's own is always run")
+    p.add_argument("--dilations", type=POSITIVE_FLOAT, nargs="+", default=[1, 2, 6, 8],
+                   help="element pitches ('dilations') in pixels, each with a 5 x 5 mask (Fig. 2c); the pitch of "
+                        "the optics is always run")
     p.add_argument("--epochs", type=int_at_least(1), default=5)
     p.add_argument("--batch-size", type=int_at_least(2), default=64)
     p.add_argument("--max-identities", type=int_at_least(1), default=None, help="limit the training people")

@@ -6,6 +6,9 @@
   batch normalisation. About 23.5 M parameters; inputs of at least 75 x 75 (160 x 160 in seed 000).
 * ``"light"``: a small residual network for CPU experiments (about 1.2 M parameters at width 32; any
   input of at least 16 x 16).
+* ``"dlib-resnet"``: the reference judge's network (:class:`~faceveil.recognition.dlib_resnet.DlibResNet`,
+  5.6 M parameters) with its pretrained weights, to be fine-tuned on encrypted images: a back-end that
+  recognises from the first step. 128-D embeddings; any input of at least 16 x 16 (resampled to 150).
 
 Both map (N, C, H, W) normalised images to raw embeddings (N, D) (not L2-normalised: the classifier
 sees them as they are, :class:`faceveil.protect.optical.model.OpticalFaceModel` normalises them).
@@ -18,7 +21,7 @@ from torch import nn
 
 from .._checks import check_choice, check_int
 
-BACKBONES = ("inception-resnet-v1", "light")
+BACKBONES = ("inception-resnet-v1", "light", "dlib-resnet")
 
 
 class BasicConv2d(nn.Sequential):
@@ -188,6 +191,37 @@ class LightFaceNet(nn.Module):
         return self.last_bn(self.last_linear(self.dropout(x)))
 
 
+class DlibBackbone(nn.Module):
+    """The pretrained dlib ResNet as a trainable back-end: (N, C, H, W) standardised images -> (N, 128).
+
+    A sensor image is darker or paler than a face chip (its brightness is the mask's light), so each image
+    is first standardised to zero mean and unit variance over its pixels (the camera's automatic gain)
+    and mapped to the grey-level statistics of dlib's chips (mean 0.45, standard deviation 0.25 in
+    [0, 1]), grey images repeated to RGB, and resampled bilinearly to dlib's 150 x 150 input.
+    """
+
+    min_size = 16
+    #: mean and standard deviation of the pixel values of dlib chips of LFW faces, in [0, 1]
+    CHIP_MEAN, CHIP_STD = 0.45, 0.25
+
+    def __init__(self, in_channels: int = 3) -> None:
+        super().__init__()
+        from .dlib_resnet import INPUT_SIZE, load_dlib_resnet
+
+        self.in_channels, self.input_size = in_channels, INPUT_SIZE
+        self.network = load_dlib_resnet().train()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        flat = x.flatten(1)
+        z = (x - flat.mean(1).view(-1, 1, 1, 1)) / (flat.std(1).view(-1, 1, 1, 1) + 1e-6)
+        chips = self.CHIP_MEAN + self.CHIP_STD * z
+        if chips.shape[1] == 1:
+            chips = chips.expand(-1, 3, -1, -1)
+        if tuple(chips.shape[-2:]) != self.input_size:
+            chips = nn.functional.interpolate(chips, size=self.input_size, mode="bilinear", align_corners=False)
+        return self.network(chips)
+
+
 def make_backbone(name: str, in_channels: int = 3, embedding_dim: int = 128) -> nn.Module:
     """A back-end by name (:data:`BACKBONES`); it has a ``min_size`` attribute (smallest input side)."""
     check_choice(name, "backbone", BACKBONES)
@@ -195,4 +229,8 @@ def make_backbone(name: str, in_channels: int = 3, embedding_dim: int = 128) -> 
     check_int(embedding_dim, "embedding_dim", 1)
     if name == "inception-resnet-v1":
         return InceptionResNetV1(in_channels, embedding_dim)
+    if name == "dlib-resnet":
+        if embedding_dim != 128:
+            raise ValueError(f"the dlib-resnet back-end has 128-D embeddings, got embedding_dim {embedding_dim}")
+        return DlibBackbone(in_channels)
     return LightFaceNet(in_channels, embedding_dim)

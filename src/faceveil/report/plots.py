@@ -199,3 +199,34 @@ def plot_image_grid(grid, labels: list[str], side: int, path, rows: int, rotatio
     fig.tight_layout()
     fig.savefig(Path(path), dpi=110)
     return Path(path)
+
+
+def plot_attack_curve(curves: dict, path, references: dict | None = None,
+                      title: str = "identity recovered against the attacker's data") -> Path:
+    """Verification accuracy against the attacker's pairs N (log axis): one line per curve.
+
+    Args:
+        curves: ``{label: {N: accuracy}}``, accuracies in [0, 1] (e.g. the judge on the U-Net's
+            reconstructions of each system's encrypted images).
+        path: output PNG (replaced if it exists).
+        references: ``{label: accuracy}`` drawn as dotted horizontal lines (the judge on the originals,
+            on the encrypted images, after Wiener, chance).
+    """
+    if not curves or any(not points for points in curves.values()):
+        raise ValueError("curves must map each label to a non-empty {N: accuracy}")
+    fig = Figure(figsize=(6.4, 4.2))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    for i, (label, points) in enumerate(curves.items()):
+        ns = sorted(points)
+        ax.plot(ns, [100 * points[n] for n in ns], marker="o", color=f"C{i % 10}", label=label)
+    for j, (label, value) in enumerate((references or {}).items()):
+        ax.axhline(100 * value, linestyle=":", color=f"C{(len(curves) + j) % 10}", label=label)
+    ax.set_xscale("log")
+    ax.set_xlabel("attacker's (encrypted, original) pairs N (half train the U-Net)")
+    ax.set_ylabel("judge's verification accuracy (%)")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize="x-small")
+    fig.tight_layout()
+    fig.savefig(Path(path), dpi=110)
+    return Path(path)

@@ -10,6 +10,7 @@ image pair, shape (N,), with ``reduction="none"``, or their mean, a 0-d tensor, 
 - :func:`fsim`, :func:`fsimc` (1 for identical images): Zhang et al. 2011 (seed 002, Eqs. 2-8).
 - :func:`pcc`, :func:`jaccard` (1 for identical images): seed 001.
 - :func:`cosine_similarity_images` (1 for identical images): seed 000, Eq. 3.
+- :func:`shift_correlation` (1 for a shifted copy), :func:`aligned_quality`: a shift cannot fool them.
 - :func:`lpips` (0 for identical images): Zhang et al. 2018 (seed 002, Eq. 9), AlexNet variant.
 - :func:`fid` (0 for identical sets): Heusel et al. 2017 (seed 002, Eq. 10).
 
@@ -19,9 +20,10 @@ docs/quality.md says how each metric was validated.
 The metrics live in private modules, one job each (import them from this package):
 ``_common`` (input checks, reductions, weights-file checks), ``_psnr``, ``_ssim`` (SSIM, MS-SSIM),
 ``_fsim`` (phase congruency, FSIM, FSIMc), ``_similarity`` (PCC, Jaccard, cosine similarity),
-``_lpips`` and ``_fid``.
+``_lpips``, ``_fid`` and ``_alignment`` (best shift and gain).
 """
 
+from ._alignment import MIN_OVERLAP, aligned_quality, shift_correlation
 from ._common import REDUCTIONS
 from ._fid import fid, fid_from_features, inception_features, load_inception
 from ._fsim import FSIM_LAMBDA, FSIM_MIN_SIZE, FSIM_T1, FSIM_T2, FSIM_T3, FSIM_T4, fsim, fsimc
@@ -32,6 +34,9 @@ from ._ssim import MS_SSIM_WEIGHTS, SSIM_K1, SSIM_K2, MSSSIMScales, ms_ssim, ms_
 
 __all__ = [
     "psnr",
+    "aligned_quality",
+    "shift_correlation",
+    "MIN_OVERLAP",
     "ssim",
     "ms_ssim",
     "ms_ssim_scales",

@@ -7,7 +7,8 @@ the blurred sensor images (docs/optical.md).
 Modules, one job each:
 
 * :mod:`.physics`: the physical set-ups and Table 1's derived numbers (resolution, light throughput);
-* :mod:`.optics`: mask, dilated PSF, straight-through binarisation, lenslet diffraction, g = f * h;
+* :mod:`.optics`: mask, the PSF derived from the optics (element footprints), straight-through
+  binarisation, g = f * h;
 * :mod:`.sensor`: shot and read noise, full well, 8-bit quantisation (the n of g = f * h + n);
 * :mod:`.encoder`: optics + sensor as one module (the back-ends live in :mod:`faceveil.recognition.backbones`);
 * :mod:`.model`: encoder + back-end, checkpoints; :mod:`.losses`: Eqs. 3-5 and distillation;
@@ -22,8 +23,9 @@ from .encoder import EncoderConfig, OpticalEncoder
 from .export import export_mask, physical_mask
 from .losses import LossWeights, distillation_loss, dual_cosine_loss, total_loss, weight_gradient_loss
 from .model import ModelConfig, OpticalFaceModel, load_checkpoint, save_checkpoint
-from .optics import AmplitudeMask, binarize_ste, dilate_kernel, lenslet_blur, optical_convolution, point_spread_function
-from .physics import LOEN, MEM_FR, PAPER_TABLE_1, SYSTEMS, OpticalSetup, centre_irradiance, optical_setup, table_1
+from .optics import AmplitudeMask, binarize_ste, element_footprints, optical_convolution, point_spread_function, tap_profile
+from .physics import (LOEN, MEM_FR, PAPER_TABLE_1, REFERENCE_SOLID_ANGLE_SR, SYSTEMS, OpticalSetup, centre_irradiance,
+                      optical_setup, table_1)
 from .sensor import SensorConfig, capture, shot_and_read_noise
 from .train import TrainConfig, TrainResult, load_train_config, train
 
@@ -40,10 +42,10 @@ def packaged_checkpoint() -> Path | None:
 __all__ = [
     "AmplitudeMask", "EncoderConfig",
     "LOEN", "LossWeights", "MEM_FR", "ModelConfig", "OpticalEncoder", "OpticalFaceModel",
-    "OpticalSetup", "PACKAGED_CHECKPOINT", "PAPER_TABLE_1", "SYSTEMS", "SensorConfig", "TrainConfig",
-    "TrainResult", "binarize_ste", "capture", "centre_irradiance", "dilate_kernel", "distillation_loss",
-    "dual_cosine_loss", "export_mask", "lenslet_blur", "load_checkpoint",
+    "OpticalSetup", "PACKAGED_CHECKPOINT", "PAPER_TABLE_1", "REFERENCE_SOLID_ANGLE_SR", "SYSTEMS", "SensorConfig", "TrainConfig",
+    "TrainResult", "binarize_ste", "capture", "centre_irradiance", "distillation_loss",
+    "dual_cosine_loss", "element_footprints", "export_mask", "load_checkpoint",
     "load_train_config", "optical_convolution", "optical_setup", "packaged_checkpoint",
     "physical_mask", "point_spread_function", "save_checkpoint",
-    "shot_and_read_noise", "table_1", "total_loss", "train", "weight_gradient_loss",
+    "shot_and_read_noise", "table_1", "tap_profile", "total_loss", "train", "weight_gradient_loss",
 ]

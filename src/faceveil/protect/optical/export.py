@@ -53,7 +53,7 @@ def export_mask(encoder: OpticalEncoder, out_dir: str | Path, overwrite: bool = 
         f"# faceveil optical mask, system {setup.name}, {k}x{k} elements of {feature_um:g} um "
         f"({k * feature_um:g} um square), open elements {int(mask.sum())}",
         f"# seen from the sensor looking at the scene (the PSF kernel rotated by 180 degrees); "
-        f"simulated dilation {encoder.dilation} px at {config.image_size} px, l2 = {setup.mask_to_sensor_m * 1e3:g} mm"
+        f"simulated element pitch {encoder.dilation:.2f} px at {config.image_size} px, l2 = {setup.mask_to_sensor_m * 1e3:g} mm"
         + (f", lenslet focal length {setup.lenslet_focal_m * 1e3:g} mm" if setup.lenslet_focal_m else ""),
         "row,col,open,x_um,y_um,size_um",
     ]

@@ -2,6 +2,10 @@
 
 A checkpoint is one ``torch.save`` file holding the model's configuration (so it rebuilds itself), its
 weights, whether the mask is binarised, and any extra entries of the caller (training state, history).
+It also holds a digest of the configuration and the PSF the camera had when it was saved: a checkpoint
+whose settings were edited afterwards, whose weights do not fit its settings, or whose optics this
+faceveil would simulate differently is refused with a message (format version 2: the PSFs derived from
+the optics; version 1 held hand-set dilations and a normalised PSF, a different camera).
 """
 
 from __future__ import annotations
@@ -9,6 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
+
+import hashlib
+import json
 
 import torch
 import torch.nn.functional as F
@@ -22,7 +29,7 @@ from ...train.checkpoint import read_payload, save_atomic
 from .encoder import EncoderConfig, OpticalEncoder
 
 CHECKPOINT_FORMAT = "faceveil-optical-model"
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -125,24 +132,65 @@ class OpticalFaceModel(nn.Module):
             self.train(was_training)
 
 
+def config_digest(config: dict) -> str:
+    """SHA-256 of a configuration dict in canonical JSON (sorted keys): what a checkpoint's settings were."""
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
+
+
+def camera_digest(model: OpticalFaceModel) -> str:
+    """SHA-256 of the camera alone (encoder settings and deployed transmissions): the identity of the
+    optics that made an encrypted image, recorded beside encrypted images and checked by attacks."""
+    transmissions = model.encoder.transmissions().detach().cpu().numpy().round(6).tolist()
+    record = {"encoder": to_dict(model.config.encoder), "channels": model.config.channels,
+              "binary": bool(model.encoder.binary), "transmissions": transmissions}
+    return config_digest(record)
+
+
 def save_checkpoint(path: str | Path, model: OpticalFaceModel, extra: dict | None = None) -> Path:
     """Write ``model`` (configuration, weights, binary flag) and ``extra`` entries to ``path``, atomically
     (a temporary file renamed over the target, so an interruption never leaves half a checkpoint)."""
+    config = to_dict(model.config)
     payload = {"format": CHECKPOINT_FORMAT, "format_version": CHECKPOINT_VERSION, "faceveil_version": __version__,
-               "config": to_dict(model.config), "binary": bool(model.encoder.binary),
+               "config": config, "config_digest": config_digest(config), "binary": bool(model.encoder.binary),
+               "psf": model.encoder.psf().detach().cpu(), "camera_digest": camera_digest(model),
                "state_dict": model.state_dict(), **(extra or {})}
     return save_atomic(payload, path)
 
 
 def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
     """The raw payload of a checkpoint, checked to be one of this module's."""
-    return read_payload(path, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, "optical model checkpoint", map_location)
+    try:
+        payload = read_payload(path, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, "optical model checkpoint", map_location)
+    except ValueError as err:
+        if "format version 1" not in str(err):
+            raise
+        raise ValueError(f"{err} (a version-1 camera had hand-set dilations and a PSF normalised to sum 1, not the "
+                         "optics' PSF and light: retrain it with 'faceveil train optical')") from None
+    if config_digest(payload["config"]) != payload.get("config_digest"):
+        raise ValueError(f"{path}: the settings stored in this checkpoint were edited after it was saved (their "
+                         "digest does not match); the weights belong to the original settings: retrain, or restore "
+                         "the original file")
+    return payload
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[OpticalFaceModel, dict]:
-    """Rebuild the model saved by :func:`save_checkpoint` (in eval mode) and return it with the payload."""
+    """Rebuild the model saved by :func:`save_checkpoint` (in eval mode) and return it with the payload.
+
+    Raises ``ValueError`` (never a bare traceback) if the settings were edited, the weights do not fit
+    the settings, or the rebuilt camera's PSF differs from the saved one."""
     payload = read_checkpoint(path, map_location)
     model = OpticalFaceModel(from_dict(ModelConfig, payload["config"], f"{path}: config"))
-    model.load_state_dict(payload["state_dict"])
+    try:
+        model.load_state_dict(payload["state_dict"])
+    except RuntimeError as err:
+        first = str(err).strip().splitlines()
+        raise ValueError(f"{path}: the weights do not match the checkpoint's settings "
+                         f"({first[1].strip() if len(first) > 1 else first[0]})") from None
     model.encoder.binary = bool(payload["binary"])
+    psf = model.encoder.psf().detach().cpu()
+    saved = payload["psf"]
+    if psf.shape != saved.shape or not torch.allclose(psf, saved, rtol=1e-4, atol=1e-7):
+        raise ValueError(f"{path}: this faceveil simulates the camera's optics differently from the one that saved "
+                         f"it (PSF {tuple(saved.shape)} saved, {tuple(psf.shape)} rebuilt, or other values): its "
+                         "back-end was trained on other images; retrain it with this version")
     return model.eval(), payload

@@ -1,20 +1,26 @@
-"""The optical layer of MEM-FR and LOEN: a binary amplitude mask, its dilated PSF and the convolution.
+"""The optical layer of MEM-FR and LOEN: a binary amplitude mask, the PSF its optics make, the convolution.
 
 Seed 000 models the encoder as a linear shift-invariant system (Eq. 1, reconstructed from the garbled
 "g(x; y) = f(x; y) * h(x; y) + n(x; y)"):
 
     g = f * h + n
 
-with f the scene's intensity, h the PSF and n the sensor noise (:mod:`.sensor`). The PSF of MEM-FR is
-the mask's k x k binary pattern with its taps spread ``dilation`` steps apart by the microlenses (a
-dilated convolution: 5 x 5 taps, dilation 8, a 33 x 33 support); LOEN's mask casts its pattern
-directly (dilation 1). Incoherent light makes every PSF non-negative: during training the mask is
-relaxed to values in (0, 1) (a sigmoid of free parameters) and, for deployment, binarised with a
-straight-through estimator. Optionally each lenslet's spot is blurred by its Fraunhofer diffraction
-pattern (:func:`lenslet_blur`).
+with f the scene's intensity, h the PSF and n the sensor noise (:mod:`.sensor`). The PSF is derived from
+the configured optics (:mod:`.physics`), not set by hand: mask element (i, j) contributes one *tap*,
+centred (i - c, j - c) element pitches from the centre (p (l1 + l2) / l2 on the scene, Eq. 2's similar
+triangles), as wide as that element's image of a point (a diffraction-limited spot behind a lenslet, the
+element's whole shadow without one), and as bright as the solid angle the element passes
+(:func:`element_footprints`). So
 
-The library's images are in [0, 1]; the PSF is normalised to sum 1, i.e. the exposure is set so that a
-uniform white scene gives an irradiance of 1 on the sensor, so g stays in [0, 1].
+    h = sum_ij t_ij F_ij,    sum(F_ij) = element solid angle / reference solid angle,
+
+with t_ij the transmissions: closing an element removes its light, and a white scene's irradiance is
+proportional to the open area (the sensor's exposure is one setting shared by every system). Incoherent
+light makes every PSF non-negative: during training the mask is relaxed to values in (0, 1) (a sigmoid of
+free parameters) and, for deployment, binarised with a straight-through estimator.
+
+Units: the library's scenes are in [0, 1]; the irradiance f * h is in units of a white scene seen through
+the reference solid angle (:data:`~faceveil.protect.optical.physics.REFERENCE_SOLID_ANGLE_SR`).
 """
 
 from __future__ import annotations
@@ -23,25 +29,77 @@ import math
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..._checks import check_images, check_int
-from .physics import OpticalSetup
+from .physics import REFERENCE_SOLID_ANGLE_SR, OpticalSetup
+
+#: sub-samples per pixel of a tap's continuous profile
+OVERSAMPLE = 64
 
 
-def dilate_kernel(kernel: torch.Tensor, dilation: int) -> torch.Tensor:
-    """Spread the taps of a (k, k) kernel ``dilation`` pixels apart, zeros between them.
+def tap_profile(positions: np.ndarray, centre: float, width: float, blur_zero: float | None = None) -> np.ndarray:
+    """Weights on integer pixel ``positions`` of one tap centred at ``centre`` (pixels), sum 1.
 
-    Returns a (dilation (k - 1) + 1,)-square tensor: 33 x 33 for a 5 x 5 kernel at dilation 8. Differentiable.
+    The tap's continuous profile is a box of ``width`` pixels (0: a point), optionally convolved with a
+    lens's diffraction pattern sinc^2(x / blur_zero) (first zero ``blur_zero`` pixels). A pixelated scene
+    (each pixel a uniform square) imaged onto pixel-integrating sensor cells turns a point at x into the
+    triangle weights max(0, 1 - |n - x|) (box * box), so each pixel's weight is the profile integrated
+    against that triangle (exactly for a point; by sampling at 1/64 pixel otherwise).
     """
-    if not isinstance(kernel, torch.Tensor) or kernel.ndim != 2:
-        raise ValueError(f"kernel must be a 2-D tensor (k, k), got {getattr(kernel, 'shape', type(kernel).__name__)}")
-    check_int(dilation, "dilation", 1)
-    kh, kw = kernel.shape
-    out = kernel.new_zeros(dilation * (kh - 1) + 1, dilation * (kw - 1) + 1)
-    out[::dilation, ::dilation] = kernel
-    return out
+    width = float(width)
+    if width < 0:
+        raise ValueError(f"width must be >= 0, got {width}")
+    half = width / 2 + (3 * blur_zero if blur_zero else 0.0)
+    n = math.ceil(half * OVERSAMPLE)
+    offsets = np.arange(-n, n + 1) / OVERSAMPLE
+    weight = (np.abs(offsets) <= width / 2).astype(float) if width > 0 else (offsets == 0).astype(float)
+    if blur_zero:
+        weight = np.convolve(weight, np.sinc(offsets / blur_zero) ** 2, mode="same")
+    x = centre + offsets
+    triangle = np.clip(1 - np.abs(positions[:, None] - x[None, :]), 0, None)
+    profile = triangle @ weight
+    return profile / profile.sum()
+
+
+def element_footprints(setup: OpticalSetup, image_size: int, kernel_size: int, pitch_px: float | None = None,
+                       diffraction: bool = False) -> torch.Tensor:
+    """F_ij: the PSF of each mask element alone on a scene of ``image_size`` pixels, (k, k, s, s) float.
+
+    Args:
+        setup: the optics (:data:`~faceveil.protect.optical.physics.MEM_FR` or ``LOEN``).
+        image_size: side of the simulated scene in pixels (the scene spans ``setup.scene_size_m``).
+        kernel_size: k, elements per side of the mask.
+        pitch_px: element pitch on the scene grid in pixels (Fig. 2's "dilation"); None: the optics'
+            :meth:`~faceveil.protect.optical.physics.OpticalSetup.element_pitch_px`. A lensless tap stays
+            as wide as the pitch.
+        diffraction: blur lenslet taps by the lenslet's diffraction pattern (first zero lambda f / D on the
+            sensor, l1 / l2 times that on the scene); ``ValueError`` for a set-up without lenslets.
+
+    Returns:
+        (k, k, s, s), s odd and just large enough for every tap; F_ij >= 0 sums to
+        ``setup.element_solid_angle_sr / REFERENCE_SOLID_ANGLE_SR``; element (c, c), c = (k - 1) / 2, is
+        centred on the middle pixel and (i, j) lies (i - c, j - c) pitches away (rows, columns).
+    """
+    check_int(kernel_size, "kernel_size", 1)
+    scene_pixel = setup.scene_pixel_m(image_size)
+    pitch = setup.element_pitch_px(image_size) if pitch_px is None else float(pitch_px)
+    if not pitch > 0:
+        raise ValueError(f"pitch_px must be > 0, got {pitch_px!r}")
+    width = 0.0 if setup.lenslet_focal_m is not None else pitch
+    blur_zero = None
+    if diffraction:
+        if setup.lenslet_diffraction_m is None:
+            raise ValueError(f"the {setup.name} set-up has no lenslets: no lenslet diffraction blur")
+        blur_zero = setup.lenslet_diffraction_m * setup.scene_to_mask_m / setup.mask_to_sensor_m / scene_pixel
+    c = (kernel_size - 1) / 2
+    reach = c * pitch + width / 2 + (3 * blur_zero if blur_zero else 0.0) + 1
+    radius = math.ceil(reach - 1e-9)
+    positions = np.arange(-radius, radius + 1, dtype=float)
+    profiles = [tap_profile(positions, (i - c) * pitch, width, blur_zero) for i in range(kernel_size)]
+    light = setup.element_solid_angle_sr / REFERENCE_SOLID_ANGLE_SR
+    footprints = np.einsum("iy,jx->ijyx", np.stack(profiles), np.stack(profiles)) * light
+    return torch.from_numpy(footprints).float()
 
 
 def binarize_ste(weights: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
@@ -51,53 +109,25 @@ def binarize_ste(weights: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
     return weights + (hard - weights).detach()
 
 
-def lenslet_blur(setup: OpticalSetup, dilation: int, oversample: int = 8) -> torch.Tensor:
-    """Each lenslet's diffraction spot on the simulation grid: a square (2r + 1)-pixel kernel, sum 1.
-
-    A square lenslet of side D and focal length f spreads a focused spot as sinc^2(x D / (lambda f))
-    sinc^2(y D / (lambda f)) (Fraunhofer). One simulated pixel is the lenslet pitch divided by
-    ``dilation`` (the lenslet pitch spans ``dilation`` pixels); the pattern is averaged over each pixel
-    from ``oversample`` x ``oversample`` points and cut after its second zero.
-
-    Raises ``ValueError`` for a set-up without lenslets (LOEN).
-    """
-    first_zero = setup.lenslet_diffraction_m
-    if first_zero is None:
-        raise ValueError(f"the {setup.name} set-up has no lenslets: no lenslet diffraction blur")
-    check_int(dilation, "dilation", 1)
-    check_int(oversample, "oversample", 1)
-    pixel = setup.mask_feature_m / dilation
-    radius = math.ceil(2 * first_zero / pixel)
-    offsets = (np.arange(oversample) + 0.5) / oversample - 0.5
-    x = (np.arange(-radius, radius + 1)[:, None] + offsets[None, :]) * pixel / first_zero
-    profile = (np.sinc(x) ** 2).mean(1)
-    blur = np.outer(profile, profile)
-    return torch.from_numpy(blur / blur.sum()).float()
-
-
-def point_spread_function(kernel: torch.Tensor, dilation: int, blur: torch.Tensor | None = None) -> torch.Tensor:
-    """The encoder's PSF h: the dilated mask, optionally blurred, normalised to sum 1.
+def point_spread_function(transmissions: torch.Tensor, footprints: torch.Tensor) -> torch.Tensor:
+    """h = sum_ij t_ij F_ij: the PSF of a mask (:func:`element_footprints`), differentiable in ``transmissions``.
 
     Args:
-        kernel: (k, k) mask transmissions, >= 0 (relaxed in (0, 1) or binary).
-        dilation: tap spacing in pixels.
-        blur: optional (b, b) lenslet blur (:func:`lenslet_blur`); the support grows by b - 1.
+        transmissions: (k, k) in [0, 1] (relaxed or binary).
+        footprints: (k, k, s, s) from :func:`element_footprints`.
 
     Returns:
-        (s, s) float tensor, s = dilation (k - 1) + 1 (+ b - 1), non-negative, sum 1; differentiable.
+        (s, s) >= 0; its sum is the mask's light relative to the reference solid angle (0 when every
+        element is closed: the sensor then records only its noise).
 
-    Raises ``ValueError`` if the kernel is negative somewhere or blocks all light.
+    Raises ``ValueError`` for negative transmissions or shapes that do not match.
     """
-    if float(kernel.detach().min()) < 0:
+    if transmissions.ndim != 2 or footprints.ndim != 4 or transmissions.shape != footprints.shape[:2]:
+        raise ValueError(f"transmissions (k, k) and footprints (k, k, s, s) do not match: "
+                         f"{tuple(transmissions.shape)} and {tuple(footprints.shape)}")
+    if float(transmissions.detach().min()) < 0:
         raise ValueError("an amplitude mask transmits between 0 and 1: the kernel has negative values")
-    psf = dilate_kernel(kernel, dilation)
-    if blur is not None:
-        pad = blur.shape[-1] - 1
-        psf = F.conv2d(F.pad(psf, (pad, pad, pad, pad))[None, None], blur.flip(-1, -2)[None, None].to(psf))[0, 0]
-    total = psf.sum()
-    if float(total.detach()) <= 0:
-        raise ValueError("the mask blocks all light (every element closed): no image reaches the sensor")
-    return psf / total
+    return torch.einsum("ij,ijyx->yx", transmissions, footprints.to(transmissions))
 
 
 def optical_convolution(scene: torch.Tensor, psf: torch.Tensor) -> torch.Tensor:

@@ -17,6 +17,21 @@ Derived here:
   0.90 mm for MEM-FR, 12.8 mm for LOEN, i.e. 14.2 times finer (Sec. 2.1);
 * effective resolution = scene size / Delta: 158 (the paper rounds to 160 x 160) and 11 (the paper's
   "11 x 11");
+* the PSF geometry on the scene grid, from the same similar triangles. Mask element (or lenslet) c at
+  pitch p sends a scene point X to the sensor at x = c + (c - X) l2 / l1 (its chief ray), so the images
+  of one point through neighbouring elements lie p (1 + l2 / l1) apart on the sensor, i.e.
+  p (l1 + l2) / l2 apart in scene units (:attr:`OpticalSetup.element_pitch_m`): 9.30 mm for MEM-FR
+  (10.5 pixels of a 160-pixel scene; the paper's hand-set dilation is 8), 12.8 mm for LOEN (7.2 pixels
+  of an 80-pixel scene). A lenslet focuses its share of the light to a diffraction-limited spot (a
+  point tap); a lensless opening casts its own shadow, as wide as the pitch (a box tap,
+  :attr:`OpticalSetup.tap_width_m`);
+* light: one open element passes the solid angle a^2 / l2^2 of the scene to each sensor pixel
+  (:attr:`OpticalSetup.element_solid_angle_sr`: 4.5e-4 sr per lenslet, 9.0e-4 sr per LOEN opening), so a
+  white scene's irradiance is the sum over open elements; the sensor's exposure is set once, for the
+  solid angle :data:`REFERENCE_SOLID_ANGLE_SR` (the open 5 x 5 LOEN mask), and shared by every system. A
+  scene pixel covers :meth:`OpticalSetup.sensor_pixels_per_scene_pixel` sensor pixels (294 for MEM-FR,
+  1.5 for LOEN at 80 pixels), whose charges it sums: MEM-FR collects 100 times more light per scene
+  pixel per element, which is what its lenslets buy;
 * relative light throughput, measured in the paper as the intensity at the centre of the PSF of one
   point source at equal exposure: computed here for one open mask feature with scalar Fresnel
   diffraction (:func:`centre_irradiance`).
@@ -47,6 +62,9 @@ PAPER_TABLE_1 = {
 }
 
 SYSTEMS = ("mem-fr", "loen")
+#: the solid angle through which a white scene fills ``SensorConfig.exposure`` of the full well: the open
+#: 5 x 5 LOEN mask, 25 (30 um / 1 mm)^2 sr; one exposure setting for every system compared
+REFERENCE_SOLID_ANGLE_SR = 25 * (30e-6 / 1e-3) ** 2
 
 
 @dataclass(frozen=True)
@@ -57,9 +75,6 @@ class OpticalSetup:
         name: ``"mem-fr"`` or ``"loen"``.
         mask_to_sensor_m: l2, from the mask (and the microlens array behind it) to the sensor.
         mask_feature_m: side of one square mask element (= the lenslet pitch for MEM-FR).
-        dilation: spacing of the kernel's taps in convolution steps at the paper's 160-pixel scene
-            (MEM-FR: 8, "determined by the ratio of the micro-lens unit aperture to the characteristic
-            size of the PSF"; LOEN: 1, a standard convolution).
         lenslet_focal_m: focal length of the microlenses, None without them (LOEN).
         scene_size_m, scene_pixels: the displayed scene (14.2 cm) and its simulated size (160).
         scene_to_mask_m: l1.
@@ -72,7 +87,6 @@ class OpticalSetup:
     name: str
     mask_to_sensor_m: float
     mask_feature_m: float
-    dilation: int
     lenslet_focal_m: float | None = None
     scene_size_m: float = 0.142
     scene_pixels: int = 160
@@ -89,7 +103,6 @@ class OpticalSetup:
             check_positive(getattr(self, field), field)
         if self.lenslet_focal_m is not None:
             check_positive(self.lenslet_focal_m, "lenslet_focal_m")
-        check_int(self.dilation, "dilation", 1)
         check_int(self.scene_pixels, "scene_pixels", 1)
         check_int(self.kernel_size, "kernel_size", 1)
 
@@ -104,15 +117,35 @@ class OpticalSetup:
         return self.scene_size_m / self.spatial_resolution_m
 
     @property
-    def psf_support(self) -> int:
-        """Side of the dilated kernel in convolution steps, dilation (k - 1) + 1 (33 for MEM-FR)."""
-        return self.dilation * (self.kernel_size - 1) + 1
+    def element_pitch_m(self) -> float:
+        """Scene-plane distance between the images of one point through neighbouring mask elements,
+        p (l1 + l2) / l2 (9.30 mm for MEM-FR, 12.8 mm for LOEN)."""
+        return self.mask_feature_m * (self.scene_to_mask_m + self.mask_to_sensor_m) / self.mask_to_sensor_m
 
     @property
-    def sensor_pixels_per_step(self) -> float:
-        """Sensor pixels per convolution step Delta_0 (8.7): the sensor image is binned by this much to the
-        simulated grid."""
-        return self.psf_feature_m / self.sensor_pixel_m
+    def tap_width_m(self) -> float:
+        """Scene-plane width of one element's geometric image of a point: 0 behind a lenslet (a focused
+        spot, its diffraction apart), the whole pitch behind a lensless opening (its shadow)."""
+        return 0.0 if self.lenslet_focal_m is not None else self.element_pitch_m
+
+    @property
+    def element_solid_angle_sr(self) -> float:
+        """Solid angle a^2 / l2^2 of the scene one open element passes to a sensor pixel."""
+        return (self.mask_feature_m / self.mask_to_sensor_m) ** 2
+
+    def scene_pixel_m(self, image_size: int) -> float:
+        """Side of one pixel of a simulated scene of ``image_size`` pixels."""
+        return self.scene_size_m / check_int(image_size, "image_size", 1)
+
+    def element_pitch_px(self, image_size: int) -> float:
+        """:attr:`element_pitch_m` in pixels of a scene of ``image_size`` pixels (5.24 for MEM-FR at 80)."""
+        return self.element_pitch_m / self.scene_pixel_m(image_size)
+
+    def sensor_pixels_per_scene_pixel(self, image_size: int) -> float:
+        """Sensor pixels one scene pixel covers, ((scene pixel) l2 / l1 / sensor pixel)^2: the charges a
+        simulated pixel sums (294 for MEM-FR, 1.46 for LOEN at 80 pixels)."""
+        side = self.scene_pixel_m(image_size) * self.mask_to_sensor_m / self.scene_to_mask_m
+        return (side / self.sensor_pixel_m) ** 2
 
     @property
     def mask_size_m(self) -> float:
@@ -135,12 +168,6 @@ class OpticalSetup:
     def relative_light_throughput(self, reference: OpticalSetup) -> float:
         """Centre irradiance of this set-up over that of ``reference`` (Table 1: LOEN = 1)."""
         return self.centre_irradiance() / reference.centre_irradiance()
-
-    def dilation_at(self, image_size: int) -> int:
-        """The dilation in pixels of a simulated scene of ``image_size`` pixels, so that the PSF keeps its
-        size relative to the face: round(dilation * image_size / scene_pixels), at least 1."""
-        check_int(image_size, "image_size", 1)
-        return max(1, round(self.dilation * image_size / self.scene_pixels))
 
 
 def centre_irradiance(aperture_m: float, source_distance_m: float, sensor_distance_m: float,
@@ -168,8 +195,8 @@ def centre_irradiance(aperture_m: float, source_distance_m: float, sensor_distan
     return float((2 * (c**2 + s**2) / (abs(alpha) * sensor_distance_m)) ** 2)
 
 
-MEM_FR = OpticalSetup("mem-fr", mask_to_sensor_m=14.2e-3, mask_feature_m=300e-6, dilation=8, lenslet_focal_m=14.2e-3)
-LOEN = OpticalSetup("loen", mask_to_sensor_m=1e-3, mask_feature_m=30e-6, dilation=1)
+MEM_FR = OpticalSetup("mem-fr", mask_to_sensor_m=14.2e-3, mask_feature_m=300e-6, lenslet_focal_m=14.2e-3)
+LOEN = OpticalSetup("loen", mask_to_sensor_m=1e-3, mask_feature_m=30e-6)
 SETUPS = {"mem-fr": MEM_FR, "loen": LOEN}
 
 
@@ -188,7 +215,9 @@ def table_1(wavelength_m: float = 550e-9) -> dict[str, dict[str, float]]:
             "spatial_resolution_mm": setup.spatial_resolution_m * 1e3,
             "effective_resolution": setup.effective_resolution,
             "relative_light_throughput": setup.relative_light_throughput(loen),
-            "psf_support_steps": setup.psf_support,
-            "sensor_pixels_per_step": setup.sensor_pixels_per_step,
+            "element_pitch_mm": setup.element_pitch_m * 1e3,
+            "element_pitch_px_at_160": setup.element_pitch_px(160),
+            "element_solid_angle_sr": setup.element_solid_angle_sr,
+            "sensor_pixels_per_scene_pixel_at_80": setup.sensor_pixels_per_scene_pixel(80),
         }
     return rows

@@ -82,25 +82,34 @@ def shot_and_read_noise(electrons: torch.Tensor, read_noise_electrons: float,
         return (shot + read_noise_electrons * read).to(electrons.device)
 
 
-def capture(irradiance: torch.Tensor, config: SensorConfig, generator: torch.Generator | None = None) -> torch.Tensor:
+def capture(irradiance: torch.Tensor, config: SensorConfig, generator: torch.Generator | None = None,
+            binning: float = 1.0) -> torch.Tensor:
     """The recorded image of an irradiance pattern.
 
     Args:
-        irradiance: (N, C, H, W) in [0, 1] (1 = a uniform white scene through the optics).
+        irradiance: (N, C, H, W) >= 0, in units of the irradiance at which ``config.exposure`` of the full
+            well fills (1: a uniform white scene through the reference aperture).
         config: the sensor.
         generator: source of the noise; required when ``config.noise`` is set.
+        binning: sensor pixels summed into each output pixel (> 0; a fraction when an output pixel is
+            smaller than a sensor pixel): the charge, full well and read-noise variance scale with it, so
+            the shot-noise SNR grows as its square root. The output is the mean grey level per sensor pixel.
 
     Returns:
-        (N, C, H, W) grey levels / (2^bits - 1), in [0, exposure] (up to the noise) and on the grid of
-        grey levels when ``config.quantize``. Differentiable with respect to ``irradiance``.
+        (N, C, H, W) grey levels / (2^bits - 1), irradiance x exposure up to the noise and saturation (in
+        [0, 1]), on the grid of grey levels when ``config.quantize``. Differentiable with respect to
+        ``irradiance``.
     """
     check_images(irradiance, "irradiance")
+    check_positive(binning, "binning")
     if config.noise and generator is None:
         raise ValueError("the sensor adds noise: pass a torch.Generator (or use a SensorConfig with noise=False)")
-    electrons = irradiance.clamp(min=0) * (config.exposure * config.full_well_electrons)
+    full_well = config.full_well_electrons * binning
+    electrons = irradiance.clamp(min=0) * (config.exposure * full_well)
     if config.noise:
-        electrons = electrons + shot_and_read_noise(electrons.detach(), config.read_noise_electrons, generator)
-    levels = electrons.clamp(0, config.full_well_electrons) / config.electrons_per_dn
+        electrons = electrons + shot_and_read_noise(electrons.detach(), config.read_noise_electrons * binning ** 0.5,
+                                                    generator)
+    levels = electrons.clamp(0, full_well) / (config.electrons_per_dn * binning)
     if config.quantize:
         levels = levels + (levels.round() - levels).detach()
     return levels / config.max_level

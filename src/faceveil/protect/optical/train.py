@@ -48,7 +48,10 @@ class TrainConfig:
         data: the training faces.
         epochs: passes over the data; binary_epochs: how many of the last ones use the binary mask.
         batch_size: faces per step.
-        learning_rate: AdamW step of the back-end; mask_learning_rate: of the mask's parameters.
+        learning_rate: AdamW step of the back-end and its heads; mask_learning_rate: of the mask's
+            parameters; backbone_learning_rate: of the back-end's network alone (None: learning_rate; a
+            smaller one fine-tunes a pretrained back-end such as ``dlib-resnet`` while its new
+            classification head learns at ``learning_rate``).
         weight_decay: AdamW decoupled weight decay of the back-end (the mask has Eq. 4 instead).
         loss: Eq. 5's weights.
         flip: random horizontal flips (seed 000's augmentation).
@@ -67,6 +70,7 @@ class TrainConfig:
     batch_size: int = 32
     learning_rate: float = 1e-3
     mask_learning_rate: float = 1e-2
+    backbone_learning_rate: float | None = None
     weight_decay: float = 5e-4
     loss: LossWeights = field(default_factory=LossWeights)
     flip: bool = True
@@ -81,6 +85,8 @@ class TrainConfig:
         check_int(self.batch_size, "batch_size", 2)
         check_positive(self.learning_rate, "learning_rate")
         check_positive(self.mask_learning_rate, "mask_learning_rate")
+        if self.backbone_learning_rate is not None:
+            check_positive(self.backbone_learning_rate, "backbone_learning_rate")
         if not float(self.weight_decay) >= 0:
             raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
         check_int(self.seed, "seed", 0)
@@ -133,13 +139,15 @@ class OpticalTask(FaceTask):
         return {"model": OpticalFaceModel(self._config.model_config(len(self.data.identities)))}
 
     def optimizers(self, models) -> dict[str, OptimizerSpec]:
-        mask = list(models["model"].encoder.parameters())
-        mask_ids = {id(p) for p in mask}
-        rest = [p for p in models["model"].parameters() if id(p) not in mask_ids]
-        adamw = OptimizerConfig("adamw", self._config.learning_rate, self._config.weight_decay)
-        return {"model": OptimizerSpec(adamw, [{"params": rest},
-                                               {"params": mask, "lr": self._config.mask_learning_rate,
-                                                "weight_decay": 0.0}])}
+        model = models["model"]
+        mask, backbone = list(model.encoder.parameters()), list(model.backbone.parameters())
+        taken = {id(p) for p in mask + backbone}
+        heads = [p for p in model.parameters() if id(p) not in taken]
+        config = self._config
+        adamw = OptimizerConfig("adamw", config.learning_rate, config.weight_decay)
+        groups = [{"params": backbone, "lr": config.backbone_learning_rate or config.learning_rate},
+                  {"params": mask, "lr": config.mask_learning_rate, "weight_decay": 0.0}]
+        return {"model": OptimizerSpec(adamw, groups + ([{"params": heads}] if heads else []))}
 
     def batch(self, index, generator, device):
         """(scenes (n, C, S, S) in [0, 1], randomly flipped; labels (n,); teacher (n, 128) or None)."""
@@ -153,8 +161,9 @@ class OpticalTask(FaceTask):
     def losses(self, models, batch, optimizer, generator) -> dict[str, torch.Tensor]:
         scenes, labels, teacher = batch
         output = models["model"](scenes, generator)
-        terms = total_loss(output, scenes, labels, unwrap(models["model"]).encoder.mask.relaxed(), self._config.loss,
-                           teacher)
+        encoder = unwrap(models["model"]).encoder
+        response = encoder.response() if self._config.loss.wiener > 0 else None
+        terms = total_loss(output, scenes, labels, encoder.mask.relaxed(), self._config.loss, teacher, response)
         if output.logits is not None:
             terms["accuracy"] = (output.logits.argmax(1) == labels).float().mean()
         return terms
