@@ -28,7 +28,7 @@ from faceveil.protect.optical import (LOEN, MEM_FR, PAPER_TABLE_1, EncoderConfig
                                       point_spread_function, shot_and_read_noise, total_loss, train,
                                       weight_gradient_loss)
 from faceveil.recognition.backbones import make_backbone
-from faceveil.protect.optical.model import save_checkpoint
+from faceveil.protect.optical.model import camera_digest, save_checkpoint
 
 SIZE = 32  # tiny scenes keep training fast; the optics do not depend on the size
 
@@ -605,15 +605,26 @@ def test_protect_then_attack_on_the_command_line(tmp_path, photos, trained, caps
     assert [p.name for p in encrypted] == ["Alec_Baldwin_0001.png", "Alec_Baldwin_0002.png", "Bill_Gates_0001.png",
                                            "Bill_Gates_0002.png"]
     assert Image.open(encrypted[0]).size == (SIZE, SIZE) and (scenes / "Bill_Gates_0001.png").is_file()
-    sidecar = json.loads(encrypted[0].with_suffix(".json").read_text())
-    assert sidecar["provenance"]["system"] == "mem-fr" and sidecar["face_detected"]
-    assert sidecar["provenance"]["seed"] == 0
+    # one manifest beside the images, no per-image sidecars in the image folder
+    assert sorted(p.name for p in out.iterdir()) == [p.name for p in encrypted] + ["result.json"]
+    manifest = json.loads((out / "result.json").read_text())
+    assert manifest["provenance"]["system"] == "mem-fr" and manifest["provenance"]["seed"] == 0
+    assert all(row["face_detected"] for row in manifest["per_image"]) and manifest["no_face"] == 0
+    assert manifest["camera"]["digest"] == camera_digest(trained.model)
     with pytest.raises(ValueError, match="--overwrite"):
         run_cli(argv)
     with pytest.raises(ValueError, match="inside the input folder"):
         run_cli(["protect", "optical", str(photos), "--checkpoint", str(trained.model_file), "--out",
                  str(photos / "x")])
 
+    other = tmp_path / "other-camera.pt"
+    stranger = OpticalFaceModel(replace(trained.model.config, encoder=replace(trained.model.config.encoder, mask_seed=7)))
+    stranger.encoder.binary = True
+    save_checkpoint(other, stranger)
+    with pytest.raises(ValueError, match="is not the camera that made these images"):
+        run_cli(["attack", "deconv", "--encrypted", str(out), "--original", str(scenes), "--method", "wiener",
+                 "--checkpoint", str(other), "--out", str(attack)])
+    assert not attack.exists()  # refused before any output
     assert run_cli(["attack", "deconv", "--encrypted", str(out), "--original", str(scenes), "--method", "wiener",
                     "--checkpoint", str(trained.model_file), "--out", str(attack), "--quiet"]) == 0
     result = json.loads((attack / "result.json").read_text())
@@ -630,6 +641,58 @@ def test_protect_then_attack_on_the_command_line(tmp_path, photos, trained, caps
     (scenes / "Bill_Gates_0001.png").unlink()
     with pytest.raises(ValueError, match="no original for Bill_Gates_0001.png"):
         run_cli(["attack", "deconv", "--encrypted", str(out), "--original", str(scenes), "--out", str(tmp_path / "a4")])
+
+
+def test_wiener_on_images_without_a_manifest_needs_unverified_camera(tmp_path, photos, trained):
+    out, scenes = tmp_path / "encrypted", tmp_path / "scenes"
+    assert run_cli(["protect", "optical", str(photos), "--checkpoint", str(trained.model_file), "--out", str(out),
+                    "--scenes", str(scenes), "--judge", "none", "--quiet"]) == 0
+    (out / "result.json").unlink()
+    argv = ["attack", "deconv", "--encrypted", str(out), "--original", str(scenes), "--method", "wiener",
+            "--checkpoint", str(trained.model_file), "--quiet"]
+    with pytest.raises(ValueError, match="does not name the camera"):
+        run_cli(argv + ["--out", str(tmp_path / "a1")])
+    assert run_cli(argv + ["--out", str(tmp_path / "a2"), "--unverified-camera"]) == 0
+
+
+def test_edited_or_mismatched_checkpoints_are_refused_with_a_message(tmp_path, trained):
+    payload = torch.load(trained.model_file, weights_only=True)
+    edited = dict(payload, config={**payload["config"], "encoder": {**payload["config"]["encoder"], "image_size": 48}})
+    torch.save(edited, tmp_path / "edited.pt")
+    with pytest.raises(ValueError, match="edited after it was saved"):
+        load_checkpoint(tmp_path / "edited.pt")
+    system = dict(payload, config={**payload["config"], "encoder": {**payload["config"]["encoder"], "system": "loen"}})
+    torch.save(system, tmp_path / "system.pt")
+    with pytest.raises(ValueError, match="edited after it was saved"):
+        load_checkpoint(tmp_path / "system.pt")
+    from faceveil.protect.optical.model import config_digest
+
+    # a consistent digest but weights of another back-end: refused, with the first mismatch named
+    wrong = dict(payload, config={**payload["config"], "embedding_dim": 64})
+    wrong["config_digest"] = config_digest(wrong["config"])
+    torch.save(wrong, tmp_path / "wrong.pt")
+    with pytest.raises(ValueError, match="weights do not match the checkpoint's settings"):
+        load_checkpoint(tmp_path / "wrong.pt")
+    # a consistent digest, same weights, but another PSF than the one saved (the optics were re-simulated)
+    moved = dict(payload, config={**payload["config"], "encoder": {**payload["config"]["encoder"], "dilation": 1.5}})
+    moved["config_digest"] = config_digest(moved["config"])
+    torch.save(moved, tmp_path / "moved.pt")
+    with pytest.raises(ValueError, match="simulates the camera's optics differently"):
+        load_checkpoint(tmp_path / "moved.pt")
+    old = dict(payload, format_version=1)
+    torch.save(old, tmp_path / "old.pt")
+    with pytest.raises(ValueError, match="version-1 camera"):
+        load_checkpoint(tmp_path / "old.pt")
+
+
+def test_an_unusable_device_is_a_one_line_error(tmp_path, capsys):
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available here")
+    assert main(["attack", "deconv", "--encrypted", str(tmp_path), "--original", str(tmp_path), "--out",
+                 str(tmp_path / "x"), "--device", "cuda"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("faceveil: error: torch device 'cuda' is not usable here") and "\n" not in err
+    assert not (tmp_path / "x").exists()
 
 
 def test_train_optical_reads_the_configuration_strictly(tmp_path):

@@ -97,5 +97,6 @@ def check_device(device) -> torch.device:
         usable = torch.device(device)
         torch.empty(0, device=usable)
     except (RuntimeError, TypeError, AssertionError) as err:  # torch raises AssertionError for missing CUDA
-        raise ValueError(f"torch device {device!r} is not usable here: {err}") from err
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise ValueError(f"torch device {device!r} is not usable here: {reason}") from None
     return usable

@@ -216,9 +216,11 @@ def second_judge(args):
     return judge
 
 
-def judged(judges: dict, images: torch.Tensor, test, groups: list | None) -> dict:
-    """``{"judge": ..., "second_judge": ...}``: each judge's verification of the View 2 pairs on ``images``."""
-    return {key: judge_verify(judge, images, test, folds, groups) for key, (judge, folds) in judges.items()}
+def judged(judges: dict, images: torch.Tensor, test, groups: list | None, keys=None) -> dict:
+    """``{"judge": ..., "second_judge": ...}``: each judge's (of ``keys``, default all) verification of the
+    View 2 pairs on ``images``."""
+    return {key: judge_verify(judge, images, test, folds, groups) for key, (judge, folds) in judges.items()
+            if keys is None or key in keys}
 
 
 def run_system(system: str, args, splits: list[Split], test, judges: dict,
@@ -281,7 +283,9 @@ def run_system(system: str, args, splits: list[Split], test, judges: dict,
                     **{f"{k}_on_encrypted": v for k, v in judged(judges, encrypted, test, groups).items()}},
         "wiener_true_psf": {**quality(wiener, scenes, perceptual), **judged(judges, wiener, test, groups)},
         "unet": {n: {**{k: float(np.mean([h[k] for h in unet_held_out[n]])) for k in unet_held_out[n][0]},
-                     **{f"{k}_on_view2_reconstructions": v for k, v in judged(judges, rebuilt[n], test, groups).items()}}
+                     **{f"{k}_on_view2_reconstructions": v
+                        for k, v in judged(judges, rebuilt[n], test, groups,
+                                           None if n in args.second_judge_attacks else ("judge",)).items()}}
                  for n in args.attack_pairs},
         "train_seconds_per_epoch": float(np.mean([s["train_seconds_per_epoch"] for s in per_split])),
         "encoder_images_per_second": float(np.mean([s["encoder_images_per_second"] for s in per_split])),

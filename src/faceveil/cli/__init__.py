@@ -107,6 +107,15 @@ def _error_message(err: BaseException) -> str:
     return str(err) or type(err).__name__
 
 
+def _check_device(args) -> None:
+    """Refuse a ``--device`` this machine cannot use before any work (one line, e.g. CUDA without CUDA)."""
+    device = getattr(args, "device", None)
+    if device not in (None, "cpu"):
+        from .._checks import check_device
+
+        check_device(device)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run ``faceveil ARGV``; returns the exit status (0 ok, 2 user error, 130 interrupt, 143 TERM)."""
     from .. import provenance, workers
@@ -119,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     provenance.set_command(argv)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
+        _check_device(args)
         status = args.func(args)
         outputs.commit()
         return status

@@ -28,6 +28,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     a.add_argument("--checkpoint", default=None,
                    help="wiener: the optical model whose PSF the attacker knows (default: the shipped camera)")
     a.add_argument("--nsr", type=POSITIVE_FLOAT, default=1e-2, help="wiener: noise-to-signal power ratio")
+    a.add_argument("--unverified-camera", action="store_true",
+                   help="wiener: deconvolve even when --encrypted has no result.json of 'faceveil protect optical' "
+                        "naming the camera (its digest is checked against --checkpoint otherwise)")
     a.add_argument("--unet", default=None,
                    help="unet: apply the U-Net trained by 'faceveil train deconv' (unet.pt) to every pair instead "
                         "of training one on half of them; it refuses pairs of people it trained on (a person is "
@@ -78,6 +81,33 @@ def _load_images(paths, what: str):
     return to_tensor(arrays)
 
 
+def check_camera(encrypted_dir, model, checkpoint, unverified: bool) -> dict | None:
+    """Refuse a Wiener attack with a camera that did not make the images: the ``result.json`` that
+    ``faceveil protect optical`` wrote beside them names the camera's digest. Returns that record (None
+    when the folder has none and ``unverified`` allows it)."""
+    import json
+    from pathlib import Path
+
+    from ..protect.optical.model import camera_digest
+
+    manifest = Path(encrypted_dir) / "result.json"
+    record = None
+    if manifest.is_file():
+        try:
+            record = json.loads(manifest.read_text()).get("camera")
+        except (json.JSONDecodeError, AttributeError):
+            record = None
+    if record is None:
+        if unverified:
+            return None
+        raise ValueError(f"--method wiener: {manifest} does not name the camera that made the images (write them "
+                         "with 'faceveil protect optical', or pass --unverified-camera to deconvolve anyway)")
+    if record.get("digest") != camera_digest(model):
+        raise ValueError(f"--checkpoint {checkpoint} is not the camera that made these images (they were made by "
+                         f"{record.get('checkpoint')}, a {record.get('system')} camera): Wiener needs the true PSF")
+    return record
+
+
 def run_deconv(args) -> int:
     import torch
 
@@ -112,6 +142,8 @@ def run_deconv(args) -> int:
         checkpoint = args.checkpoint or packaged_checkpoint()
         if checkpoint is None:
             raise ValueError("--method wiener deconvolves with the true PSF: pass --checkpoint of the encoder's model")
+        camera, _ = load_checkpoint(checkpoint)
+        check_camera(args.encrypted, camera, checkpoint, args.unverified_camera)
     trains = args.method == "unet" and args.unet is None
     names = ("result.json", "reconstructed") + (("unet.pt",) if trains else ())
     out = outputs.prepare_folder(args.out, overwrite=args.overwrite, outputs=names,
@@ -135,9 +167,8 @@ def run_deconv(args) -> int:
         settings = {"pairs": config.pairs, "train_pairs": config.pairs // 2, "epochs": config.epochs,
                     "seed": config.seed}
     else:
-        model, _ = load_checkpoint(checkpoint)
         index = torch.arange(len(pairs))
-        restored = wiener_deconvolution(encrypted, model.encoder.response().detach(), args.nsr)
+        restored = wiener_deconvolution(encrypted, camera.encoder.response().detach(), args.nsr)
         settings = {"nsr": args.nsr, "checkpoint": str(checkpoint)}
     quality = reconstruction_quality(restored, originals[index])
     for image, i in zip(restored, index.tolist()):

@@ -109,6 +109,9 @@ def _optical(p: argparse.ArgumentParser) -> None:
                         "(faceveil models install judge2) or none")
     p.add_argument("--second-judge-folds", type=int, default=2, choices=range(1, 11), metavar="K",
                    help="the second judge verifies the pairs of the first K View 2 folds (default 2)")
+    p.add_argument("--second-judge-attacks", type=int, nargs="*", default=[600],
+                   help="the U-Net attacks (by N) the second judge also verifies (default 600, the seed's; it is "
+                        "~8x slower than dlib on a CPU)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int_at_least(1), default=None, help="torch threads (default: torch's)")
 

@@ -1,8 +1,10 @@
 """``faceveil protect dp|optical``: protected copies of face photos, with a check that they protect.
 
-Every protected image gets a JSON sidecar, and the output folder a ``result.json`` that lists, per
-image, whether a face was found, how many pixels changed (DP) and the reference judge's cosine between
-the protected image and the original. A protection that leaves the face as it was is said so on the
+The output folder gets a ``result.json`` that lists, per image, whether a face was found, how many
+pixels changed (DP) and the reference judge's cosine between the protected image and the original. A DP
+release also gets a JSON sidecar per image (what its recipient may know, docs/dp.md); optical images get
+none: their one manifest is ``result.json`` (with the digest of the camera that made them), so tools that
+read image folders see images only. A protection that leaves the face as it was is said so on the
 console: a photo the noise did not change, or one the judge still matches to its original.
 """
 
@@ -37,7 +39,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     optical = sub.add_parser(
         "optical", help="optical encryption: simulate a trained MEM-FR or LOEN camera",
         description="Align each face, pass it through a trained optical encoder (mask, optics, sensor; "
-                    "docs/optical.md) and write the sensor image as PNG with a JSON sidecar.")
+                    "docs/optical.md) and write the sensor image as PNG; result.json beside them lists every "
+                    "image and the camera's digest (which 'attack deconv --method wiener' checks).")
     optical.add_argument("--checkpoint", default=None,
                          help="model.pt written by 'faceveil train optical' (default: the shipped MEM-FR camera)")
     optical.add_argument("--scenes", default=None,
@@ -118,8 +121,9 @@ def read_photos(paths, on_error: str) -> tuple[dict, dict]:
 
 
 def finish(out, report: Report, skipped: dict, what: str, provenance_record: dict, keep_names: bool = True,
-           extra: dict | None = None) -> None:
-    """Write the run's result.json (the skipped inputs by path only with ``keep_names``) and say what was done."""
+           extra: dict | None = None, sidecars: bool = True) -> None:
+    """Write the run's result.json (the skipped inputs by path only with ``keep_names``) and say what was
+    done, with the count of photos without a detected face."""
     from ..report.io import write_json
     from .embed import report_skipped
 
@@ -131,16 +135,21 @@ def finish(out, report: Report, skipped: dict, what: str, provenance_record: dic
     if summary["judge_matches_original"]:
         print(f"{summary['judge_matches_original']} of {summary['images']} protected image(s) are still matched "
               f"to their original by the judge {summary['judge']['name']}")
-    print(f"wrote {summary['images']} {what} and their JSON sidecars to {out}, and {out / 'result.json'}")
+    if summary["no_face"]:
+        print(f"{summary['no_face']} of {summary['images']} photo(s) had no detected face: the centred fallback box "
+              "was protected instead")
+    also = " and their JSON sidecars" if sidecars else ""
+    print(f"wrote {summary['images']} {what}{also} to {out}, and {out / 'result.json'}")
 
 
-def _targets(args) -> tuple[dict, list[str]]:
+def _targets(args, sidecars: bool = True) -> tuple[dict, list[str]]:
     """input photo -> output PNG, and every name the run writes in ``--out`` (PNGs, sidecars, result.json)."""
     from ..data.folders import output_names
 
     out = _path(args.out)
     targets = output_names(args.inputs, out)
-    names = [str(t.relative_to(out).with_suffix(s)) for t in targets.values() for s in (".png", ".json")]
+    suffixes = (".png", ".json") if sidecars else (".png",)
+    names = [str(t.relative_to(out).with_suffix(s)) for t in targets.values() for s in suffixes]
     return targets, names + ["result.json"]
 
 
@@ -157,15 +166,14 @@ def run_optical(args) -> int:
     from ..data.chips import CHIP_PADDING, ChipSpec
     from ..data.images import save_png, to_grey, to_tensor
     from ..protect.optical import packaged_checkpoint
-    from ..protect.optical.model import load_checkpoint
+    from ..protect.optical.model import camera_digest, load_checkpoint
     from ..provenance import provenance
-    from ..report.io import write_json
 
     checkpoint = _path(args.checkpoint) if args.checkpoint else packaged_checkpoint()
     if checkpoint is None:
         raise ValueError("no --checkpoint given, and this installation has no shipped optical encoder: train one "
                          "with 'faceveil train optical --config smoke --out DIR' and pass --checkpoint DIR/model.pt")
-    targets, names = _targets(args)
+    targets, names = _targets(args, sidecars=False)
     scene_names = ()
     if args.scenes is not None:
         if _path(args.scenes).resolve() == _path(args.out).resolve():
@@ -196,7 +204,8 @@ def run_optical(args) -> int:
         row = {"input": str(path), "output": str(target), "scene": None if scene_file is None else str(scene_file),
                "face_detected": bool(face.detected), "judge_similarity": report.similarity(scene, captured)}
         report.add(row, str(path))
-        write_json(target.with_suffix(".json"), {**row, "provenance": record})
+    camera = {"digest": camera_digest(model), "checkpoint": str(checkpoint.resolve()), "system": config.encoder.system,
+              "image_size": size}
     finish(out, report, skipped, f"encrypted image(s) ({config.encoder.system}, {size} px, sensor seed {args.seed})",
-            record)
+           record, extra={"camera": camera}, sidecars=False)
     return 0
