@@ -475,6 +475,26 @@ def test_backbones_embed_and_check_the_input_size():
         model(torch.rand(1, 3, SIZE + 1, SIZE + 1), torch.Generator())
 
 
+def test_dlib_backbone_starts_as_the_judge_and_ignores_the_sensors_gain(photos):
+    from faceveil.data.chips import ChipSpec, judge_view, load_face_chips
+    from faceveil.recognition.dlib_resnet import DlibTorchEmbedder
+
+    faces = load_face_chips([(p, p.stem[:-5]) for p in sorted(photos.glob("*.jpg"))], ChipSpec(size=80),
+                            progress=False)
+    chips = faces.images()
+    backbone = make_backbone("dlib-resnet").eval()
+    with torch.no_grad():
+        ours = torch.nn.functional.normalize(backbone((chips - 0.5) / 0.5), dim=1)
+        darker = torch.nn.functional.normalize(backbone((0.3 * chips - 0.5) / 0.5), dim=1)
+    judge = torch.nn.functional.normalize(DlibTorchEmbedder().embed_raw(judge_view(chips)), dim=1)
+    # before any fine-tuning it is the judge (up to its per-image standardisation of the input) ...
+    assert float((ours * judge).sum(1).min()) > 0.95
+    # ... and a darker sensor image (less light through the mask) gives the same embedding
+    assert float((ours * darker).sum(1).min()) > 0.999
+    with pytest.raises(ValueError, match="128-D"):
+        make_backbone("dlib-resnet", 3, 64)
+
+
 # ------------------------------------------------------------------------------------------------
 # export
 
@@ -709,3 +729,47 @@ def test_train_optical_reads_the_configuration_strictly(tmp_path):
     with pytest.raises(ValueError, match="training configuration not found"):
         run_cli(["train", "optical", "--config", str(tmp_path / "missing.json"), "--out", str(tmp_path / "run")])
     assert not (tmp_path / "run").exists()
+
+
+def one_element_camera(size: int, row: int, col: int, noise: bool = False) -> OpticalEncoder:
+    """A MEM-FR encoder with only mask element (row, col) open: a pure (dimmed) translation of the scene."""
+    encoder = OpticalEncoder(EncoderConfig(image_size=size, sensor=SensorConfig(noise=noise, quantize=False)))
+    mask = torch.full((5, 5), -10.0)
+    mask[row, col] = 10.0
+    encoder.mask.theta.data = mask
+    encoder.binary = True
+    return encoder
+
+
+def test_a_pure_shift_fools_eq_3_but_not_the_shift_invariant_terms():
+    from faceveil.protect.optical.losses import shifted_similarity_loss, wiener_similarity_loss
+
+    scenes = torch.zeros(4, 3, 64, 64)
+    scenes[..., 12:52, 12:52] = smooth_images(4, 40, seed=11)
+    corner = one_element_camera(64, 0, 0)
+    with torch.no_grad():
+        captured = corner(scenes)
+        # Eq. 3 calls the translated face private (well below 1) ...
+        assert float(dual_cosine_loss(scenes, captured)) < 0.9
+        # ... the shift-invariant term and the stolen-mask Wiener term see the whole face (the 8.4 px
+        # translation is sub-pixel: its linear interpolation costs a little correlation)
+        assert float(shifted_similarity_loss(scenes, captured)) > 0.97
+        assert float(wiener_similarity_loss(scenes, captured, corner.response(), 1e-4)) > 0.99
+
+
+def test_the_privacy_terms_enter_the_total_and_reach_the_mask(faces):
+    model = OpticalFaceModel(ModelConfig(EncoderConfig(image_size=SIZE), n_classes=4))
+    scenes = faces.images(slice(0, 8))
+    weights = LossWeights(shifted=3.0, wiener=2.0)
+    output = model(scenes, torch.Generator().manual_seed(0))
+    terms = total_loss(output, scenes, faces.labels[:8], model.encoder.mask.relaxed(), weights,
+                       response=model.encoder.response())
+    expected = (terms["identity"] + 20 * terms["cosine"] + 0.02 * terms["gradient"] + 3 * terms["shifted"]
+                + 2 * terms["wiener"])
+    assert torch.allclose(terms["total"], expected)
+    assert 0 < float(terms["shifted"]) <= 1 and 0 < float(terms["wiener"]) <= 1
+    model.zero_grad()
+    (terms["shifted"] + terms["wiener"]).backward()
+    assert model.encoder.mask.theta.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="response"):
+        total_loss(output, scenes, faces.labels[:8], model.encoder.mask.relaxed(), weights)

@@ -449,3 +449,63 @@ def test_lpips_explains_missing_or_wrong_weights(lpips_weights, tmp_path):
     (tmp_path / "junk.pth").write_bytes(b"junk")
     with pytest.raises(ValueError, match="cannot read"):
         lpips(x, x, tmp_path / "junk.pth")
+
+
+# ------------------------------------------------------------------------------------------------
+# shift-invariant similarity (faceveil.eval.quality._alignment)
+
+
+def _smooth(n: int, size: int, seed: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return F.interpolate(torch.rand(n, 3, 8, 8, generator=g), size=(size, size), mode="bicubic",
+                         align_corners=False).clamp(0, 1)
+
+
+def test_shift_correlation_equals_a_brute_force_pearson_over_overlaps():
+    from faceveil.eval.quality import shift_correlation
+
+    x, y = _smooth(1, 12, 0), _smooth(1, 12, 1)
+    best, best_shift = 0.0, None
+    for dy in range(-11, 12):
+        for dx in range(-11, 12):
+            a = x[0, :, max(-dy, 0): 12 - max(dy, 0), max(-dx, 0): 12 - max(dx, 0)].flatten().double()
+            b = y[0, :, max(dy, 0): 12 + min(dy, 0), max(dx, 0): 12 + min(dx, 0)].flatten().double()
+            if a.numel() < 0.5 * 3 * 144:
+                continue
+            r = abs(float(torch.corrcoef(torch.stack([a, b]))[0, 1]))
+            if r > best:
+                best, best_shift = r, [dy, dx]
+    value, shift = shift_correlation(x, y)
+    assert float(value[0]) == pytest.approx(best, abs=1e-7) and shift[0].tolist() == best_shift
+
+
+def test_a_shifted_rescaled_or_complementary_face_is_not_private_under_the_aligned_metrics():
+    from faceveil.eval.quality import aligned_quality, shift_correlation
+
+    x = _smooth(3, 48, 2)
+    moved = 0.4 * torch.roll(x, (6, -4), (2, 3)) + 0.1  # a pure translation, darker: nothing of the face lost
+    moved[..., :6, :] = 0.1
+    moved[..., -4:] = 0.1
+    value, shift = shift_correlation(x, moved)
+    assert torch.allclose(value, torch.ones(3, dtype=torch.float64), atol=1e-6)
+    assert shift.tolist() == [[6, -4]] * 3
+    aligned = aligned_quality(moved, x)
+    assert (aligned["ssim"] > 0.999).all() and (aligned["psnr"] > 60).all()
+    assert float(ssim(moved, x).max()) < 0.5 and float(psnr(moved, x).max()) < 15  # pixel-aligned metrics are fooled
+    assert torch.allclose(shift_correlation(x, 1 - x)[0], torch.ones(3, dtype=torch.float64), atol=1e-6)
+    assert float(aligned_quality(1 - x, x)["ssim"].min()) > 0.999  # the complement, undone by a negative gain
+    assert float(shift_correlation(x, torch.full_like(x, 0.3))[0].max()) == 0.0  # a constant shows nothing
+    unrelated = shift_correlation(x, torch.rand(3, 3, 48, 48, generator=torch.Generator().manual_seed(3)))[0]
+    assert float(unrelated.max()) < 0.2
+
+
+def test_shift_correlation_is_differentiable_and_checks_its_inputs():
+    from faceveil.eval.quality import shift_correlation
+
+    x, y = _smooth(2, 16, 4), _smooth(2, 16, 5).requires_grad_()
+    shift_correlation(x, y)[0].sum().backward()
+    assert y.grad is not None and torch.isfinite(y.grad).all() and y.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="min_overlap"):
+        shift_correlation(x, y.detach(), min_overlap=0)
+    with pytest.raises(ValueError, match="same shape"):
+        shift_correlation(x, x[..., :8])

@@ -42,6 +42,7 @@ from faceveil.eval.transformed import embed_chips, verification_summary
 from faceveil.eval.verification import cross_fitted_report, pair_scores
 from faceveil.attack.deconv import AttackConfig, reconstruct, train_unet_attack, wiener_deconvolution
 from faceveil.data.chips import ChipSpec, FaceChips, check_chip_judge, load_face_chips
+from faceveil.data.images import auto_gain
 from faceveil.data.protocols import DataConfig, Split, lfw_protocol
 from faceveil.provenance import provenance
 from faceveil.report.io import write_json
@@ -280,7 +281,7 @@ def run_system(system: str, args, splits: list[Split], test, judges: dict,
         "verification": verify(embedded, a, b, labels, folds, groups),
         "verification_relaxed_mask": verify(embedded_relaxed, a, b, labels, folds, groups),
         "privacy": {**quality(encrypted, scenes, perceptual), "dual_cosine": float(dual_cosine_loss(scenes, encrypted)),
-                    **{f"{k}_on_encrypted": v for k, v in judged(judges, encrypted, test, groups).items()}},
+                    **{f"{k}_on_encrypted": v for k, v in judged(judges, auto_gain(encrypted), test, groups).items()}},
         "wiener_true_psf": {**quality(wiener, scenes, perceptual), **judged(judges, wiener, test, groups)},
         "unet": {n: {**{k: float(np.mean([h[k] for h in unet_held_out[n]])) for k in unet_held_out[n][0]},
                      **{f"{k}_on_view2_reconstructions": v

@@ -85,6 +85,21 @@ def to_grey(images: torch.Tensor) -> torch.Tensor:
     return (images * images.new_tensor(LUMA)[:, None, None]).sum(1, keepdim=True)
 
 
+#: mean and standard deviation of the pixel values of dlib face chips of LFW, in [0, 1]
+CHIP_MEAN, CHIP_STD = 0.45, 0.25
+
+
+def auto_gain(images: torch.Tensor, clamp: bool = True) -> torch.Tensor:
+    """Each image (N, C, H, W) standardised over its pixels and mapped to the statistics of a face chip
+    (mean :data:`CHIP_MEAN`, standard deviation :data:`CHIP_STD`): a camera's automatic gain and offset, so
+    a dark or pale sensor image shows its content at a judge's usual contrast. Clamped to [0, 1] when
+    ``clamp``; differentiable. A constant image becomes uniform grey."""
+    flat = images.flatten(1)
+    z = (images - flat.mean(1).view(-1, 1, 1, 1)) / (flat.std(1).view(-1, 1, 1, 1) + 1e-6)
+    out = CHIP_MEAN + CHIP_STD * z
+    return out.clamp(0, 1) if clamp else out
+
+
 def save_png(image: torch.Tensor | np.ndarray, path: str | Path) -> Path:
     """Write one image as an 8-bit PNG (grey for one channel), creating its folder: a float tensor
     (C, H, W) in [0, 1], or a uint8 array (H, W, C) written as it is."""

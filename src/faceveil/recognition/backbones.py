@@ -195,14 +195,12 @@ class DlibBackbone(nn.Module):
     """The pretrained dlib ResNet as a trainable back-end: (N, C, H, W) standardised images -> (N, 128).
 
     A sensor image is darker or paler than a face chip (its brightness is the mask's light), so each image
-    is first standardised to zero mean and unit variance over its pixels (the camera's automatic gain)
-    and mapped to the grey-level statistics of dlib's chips (mean 0.45, standard deviation 0.25 in
-    [0, 1]), grey images repeated to RGB, and resampled bilinearly to dlib's 150 x 150 input.
+    is first given the statistics of a dlib chip (:func:`faceveil.data.images.auto_gain`, unclamped: the
+    camera's automatic gain), grey images repeated to RGB, and resampled bilinearly to dlib's 150 x 150
+    input.
     """
 
     min_size = 16
-    #: mean and standard deviation of the pixel values of dlib chips of LFW faces, in [0, 1]
-    CHIP_MEAN, CHIP_STD = 0.45, 0.25
 
     def __init__(self, in_channels: int = 3) -> None:
         super().__init__()
@@ -212,9 +210,9 @@ class DlibBackbone(nn.Module):
         self.network = load_dlib_resnet().train()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        flat = x.flatten(1)
-        z = (x - flat.mean(1).view(-1, 1, 1, 1)) / (flat.std(1).view(-1, 1, 1, 1) + 1e-6)
-        chips = self.CHIP_MEAN + self.CHIP_STD * z
+        from ..data.images import auto_gain
+
+        chips = auto_gain(x, clamp=False)
         if chips.shape[1] == 1:
             chips = chips.expand(-1, 3, -1, -1)
         if tuple(chips.shape[-2:]) != self.input_size:

@@ -9,7 +9,10 @@ levels (DN) the noise is zero-mean with variance
 
     Var[DN] = S / gain + (read_noise / gain)^2,   S = lambda / gain  (the mean signal in DN)
 
-(plus 1/12 from the rounding). The defaults are typical of the Sony IMX250 sensor of the FLIR
+(plus 1/12 from the rounding). A simulated pixel may sum several sensor pixels (``binning``, the scene
+pixel's area on the sensor): each sensor pixel rounds its own charge, so their mean carries a rounding
+error of variance 1/(12 binning) DN^2 (the shot noise dithers it), drawn as such; at binning <= 1 the
+value is rounded. The defaults are typical of the Sony IMX250 sensor of the FLIR
 BFS-U3-51S5C used by seed 000 (about 10.5 ke- full well, 2.3 e- read noise); they are not from the paper.
 
 The noise is drawn from a ``torch.Generator`` and added as a constant (no gradient through the draw);
@@ -36,7 +39,8 @@ class SensorConfig:
         exposure: fraction of the full well a uniform white scene fills, in (0, 1]; lower means darker
             images and relatively more noise.
         bits: ADC bits (8: grey levels 0..255).
-        quantize: round to integer grey levels (straight-through gradients).
+        quantize: round to integer grey levels (straight-through gradients); with ``binning`` > 1 the
+            mean of the rounded sensor pixels (its rounding error drawn, without noise omitted).
     """
 
     noise: bool = True
@@ -82,6 +86,14 @@ def shot_and_read_noise(electrons: torch.Tensor, read_noise_electrons: float,
         return (shot + read_noise_electrons * read).to(electrons.device)
 
 
+def rounding_error(levels: torch.Tensor, binning: float, generator: torch.Generator) -> torch.Tensor:
+    """The error of the mean of ``binning`` (> 1) independently rounded, noise-dithered grey levels: zero-mean,
+    variance 1/(12 binning) DN^2 (a Gaussian, by the central limit theorem), a constant for gradients."""
+    with torch.no_grad():
+        draw = torch.randn(levels.shape, generator=generator, dtype=levels.dtype, device=generator.device)
+        return (draw * (12 * binning) ** -0.5).to(levels.device)
+
+
 def capture(irradiance: torch.Tensor, config: SensorConfig, generator: torch.Generator | None = None,
             binning: float = 1.0) -> torch.Tensor:
     """The recorded image of an irradiance pattern.
@@ -97,8 +109,8 @@ def capture(irradiance: torch.Tensor, config: SensorConfig, generator: torch.Gen
 
     Returns:
         (N, C, H, W) grey levels / (2^bits - 1), irradiance x exposure up to the noise and saturation (in
-        [0, 1]), on the grid of grey levels when ``config.quantize``. Differentiable with respect to
-        ``irradiance``.
+        [0, 1]); with ``config.quantize`` on the grid of grey levels at ``binning`` <= 1, the mean of
+        ``binning`` rounded pixels above. Differentiable with respect to ``irradiance``.
     """
     check_images(irradiance, "irradiance")
     check_positive(binning, "binning")
@@ -110,6 +122,9 @@ def capture(irradiance: torch.Tensor, config: SensorConfig, generator: torch.Gen
         electrons = electrons + shot_and_read_noise(electrons.detach(), config.read_noise_electrons * binning ** 0.5,
                                                     generator)
     levels = electrons.clamp(0, full_well) / (config.electrons_per_dn * binning)
-    if config.quantize:
+    if config.quantize and binning <= 1:
         levels = levels + (levels.round() - levels).detach()
+    elif config.quantize and config.noise:
+        # a mean of rounded non-negative levels stays in range
+        levels = (levels + rounding_error(levels, binning, generator)).clamp(0, config.max_level)
     return levels / config.max_level
