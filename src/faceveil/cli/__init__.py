@@ -110,6 +110,8 @@ def _error_message(err: BaseException) -> str:
 def _check_device(args) -> None:
     """Refuse a ``--device`` this machine cannot use before any work (one line, e.g. CUDA without CUDA)."""
     device = getattr(args, "device", None)
+    if getattr(args, "model", None) == "dlib":
+        return  # the native judge refuses every device but the CPU itself, saying so (check_model_options)
     if device not in (None, "cpu"):
         from .._checks import check_device
 
