@@ -142,12 +142,13 @@ def run_deconv(args) -> int:
         checkpoint = args.checkpoint or packaged_checkpoint()
         if checkpoint is None:
             raise ValueError("--method wiener deconvolves with the true PSF: pass --checkpoint of the encoder's model")
-        camera, _ = load_checkpoint(checkpoint)
-        check_camera(args.encrypted, camera, checkpoint, args.unverified_camera)
     trains = args.method == "unet" and args.unet is None
     names = ("result.json", "reconstructed") + (("unet.pt",) if trains else ())
     out = outputs.prepare_folder(args.out, overwrite=args.overwrite, outputs=names,
                                  inputs=[args.encrypted, args.original])
+    if checkpoint is not None:  # the output folder is checked first; an empty one is removed on error
+        camera, _ = load_checkpoint(checkpoint)
+        check_camera(args.encrypted, camera, checkpoint, args.unverified_camera)
     encrypted = _load_images([e for e, _, _ in pairs], "encrypted")
     originals = _load_images([o for _, o, _ in pairs], "original")
     if encrypted.shape != originals.shape:
