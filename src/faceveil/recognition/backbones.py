@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from .._checks import check_choice, check_int
+from ..data.images import auto_gain
 
 BACKBONES = ("inception-resnet-v1", "light", "dlib-resnet")
 
@@ -210,8 +211,6 @@ class DlibBackbone(nn.Module):
         self.network = load_dlib_resnet().train()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        from ..data.images import auto_gain
-
         chips = auto_gain(x, clamp=False)
         if chips.shape[1] == 1:
             chips = chips.expand(-1, 3, -1, -1)
