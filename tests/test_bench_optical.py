@@ -24,7 +24,7 @@ def test_optical_bench_writes_both_systems_and_the_papers_figures(tmp_path):
     torch.save(state, weights)  # untrained weights (linear layers >= 0 like LPIPS'): only the plumbing is tested
     argv = ["bench", "optical", "--image-size", "32", "--epochs", "1", "--binary-epochs", "1", "--attack-pairs",
             "8", "--attack-epochs", "1", "--attack-width", "4", "--judge-folds", "4", "--lpips-weights", str(weights),
-            "--second-judge", "none", "--out", str(out), "--quiet"]
+            "--second-judge", "none", "--validation-people", "2", "--out", str(out), "--quiet"]
     assert main(argv) == 0
     result = json.loads((out / "result.json").read_text())
     assert result["provenance"]["command"] == "faceveil " + " ".join(argv)
@@ -39,11 +39,14 @@ def test_optical_bench_writes_both_systems_and_the_papers_figures(tmp_path):
         assert 0 <= system["verification"]["accuracy_mean"] <= 1
         assert [s["split"] for s in system["splits"]] == ["view2-2fold/1", "view2-2fold/2"]
         assert all(s["seen_test_people"] == 0 and s["history"][-1]["binary_mask"] for s in system["splits"])
+        assert all(0 <= s["history"][-1]["validation"]["auc"] <= 1 for s in system["splits"])
         assert system["privacy"]["lpips"] > 0 and "lpips" in system["wiener_true_psf"]
     assert result["paper"]["judge_on_encrypted"] == 0.6310
     assert result["judge_on_originals"]["accuracy_mean"] > 0.9  # the judge on the clean sample faces
     assert (result["judge_on_originals"]["folds"], result["judge_on_originals"]["pairs"]) == (4, 48)
     assert (out / "mem-fr" / "view2-2fold-1" / "mask.csv").is_file()
+    assert (out / "training_curve.png").stat().st_size > 0 and (out / "mem-fr" / "view2-2fold-1" / "best.pt").is_file()
+    assert result["judges"]["judge"]["in_training_loop"] is False  # the light back-end, no distillation
 
 
 def test_optical_sweep_trains_one_run_per_setting(tmp_path):

@@ -215,6 +215,26 @@ def test_the_psf_geometry_scales_with_the_scene_and_dilation_overrides_the_pitch
     assert float(footprints[0, 0, 1, 1]) == pytest.approx(MEM_FR.element_solid_angle_sr / REFERENCE_SOLID_ANGLE_SR)
 
 
+@pytest.mark.parametrize("system, dilation, diffraction", [("mem-fr", None, False), ("mem-fr", None, True),
+                                                          ("mem-fr", 2.5, True), ("loen", None, False),
+                                                          ("loen", 1.0, False), ("mem-fr", 8.0, False)])
+def test_the_psf_support_is_the_side_of_the_footprints_without_building_them(system, dilation, diffraction):
+    config = EncoderConfig(system=system, image_size=80, kernel_size=3, dilation=dilation, diffraction=diffraction)
+    assert config.psf_support == config.footprints().shape[-1]
+
+
+def test_encrypting_in_batches_draws_the_same_noise_as_one_pass_and_refuses_bad_scenes():
+    encoder = OpticalEncoder(EncoderConfig(image_size=32)).eval()
+    scenes = torch.rand(5, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    batched = encoder.encrypt(scenes, torch.Generator().manual_seed(0), batch_size=2)
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        by_hand = torch.cat([encoder(scenes[:2], generator), encoder(scenes[2:4], generator), encoder(scenes[4:], generator)])
+    assert torch.equal(batched, by_hand) and not batched.requires_grad
+    with pytest.raises(ValueError, match="scenes"):
+        encoder.encrypt(scenes[0], torch.Generator().manual_seed(0))
+
+
 def test_a_point_source_images_the_psf_centred_on_it():
     g = torch.Generator().manual_seed(0)
     psf = torch.rand(9, 7, generator=g)  # asymmetric: a correlation instead of a convolution would flip it
@@ -427,6 +447,26 @@ def test_an_interrupted_run_resumes_to_the_same_model(tmp_path, faces, trained):
     assert resumed.history[0]["loss"] == straight.history[0]["loss"]
     for (name, a), b in zip(resumed.model.state_dict().items(), straight.model.state_dict().values()):
         assert torch.equal(a, b), name
+
+
+def test_validation_people_are_not_trained_on_and_their_auc_is_the_deployed_models(tmp_path, faces):
+    from faceveil.data.holdout import hold_out_people, labelled_pairs
+    from faceveil.eval.verification import auc, roc_curve
+
+    config = tiny_config(tmp_path, validation_people=2, validation_pairs=20)
+    result = train(config, data=faces, progress=False)
+    curve = [h["validation"] for h in result.history]
+    assert len(curve) == 2 and all(0 <= v["auc"] <= 1 and 0.5 <= v["accuracy"] <= 1 for v in curve)
+    assert (tmp_path / "best.pt").is_file()
+    train_faces, held = hold_out_people(faces, 2, config.seed)
+    assert len(train_faces) == 12 and result.history[0]["steps"] == 2  # 12 of 24 photos trained on: batches of 8 + 4
+    # the last epoch's figure is the deployed (binary) model's, recomputed from outside the loop
+    a, b, same = labelled_pairs(held.labels, 20, config.seed)
+    embeddings = result.model.embed(result.model.encrypt(held.images(), torch.Generator().manual_seed(config.seed)))
+    scores = (embeddings[a] * embeddings[b]).sum(1).numpy()
+    assert curve[-1]["auc"] == pytest.approx(auc(*roc_curve(scores, same.numpy())[:2]))
+    with pytest.raises(ValueError, match="validation people asked for"):
+        train(tiny_config(tmp_path / "too-many", validation_people=5), data=faces, progress=False)
 
 
 def test_a_smoke_run_of_max_steps_resumes_inside_the_binary_epoch(tmp_path, faces, trained):

@@ -48,7 +48,7 @@ from faceveil.provenance import provenance
 from faceveil.report.io import write_json
 from faceveil.protect.optical import (PAPER_TABLE_1, EncoderConfig, LossWeights, TrainConfig,
                                       dual_cosine_loss, table_1, train)
-from faceveil.report.plots import plot_attack_curve
+from faceveil.report.plots import plot_attack_curve, plot_training_curves
 from faceveil.recognition.dlib_resnet import DlibTorchEmbedder
 
 #: the person-disjoint protocol of the benchmark: two trainings, every View 2 pair scored by a model that never
@@ -199,7 +199,7 @@ def train_split(system: str, split: Split, args) -> tuple:
         binary_epochs=args.binary_epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
         backbone_learning_rate=args.backbone_learning_rate,
         loss=LossWeights(distill=args.distill, shifted=args.shift_weight, wiener=args.wiener_weight),
-        seed=args.seed, device=args.device)
+        validation_people=args.validation_people, seed=args.seed, device=args.device)
     result = train(config, data=train_faces, progress=not args.quiet, split=split, overwrite=args.overwrite)
     seen = check_unseen(identity_record(train_faces.identities), split.test_people, what=f"{system} of {split.name}")
     return result.model.to(args.device), train_faces, result, seen
@@ -354,11 +354,31 @@ def plot_curve(rows: list[dict], judge_clean: dict, path: Path) -> Path:
     return plot_attack_curve(curves, path, references)
 
 
+def plot_training(rows: list[dict], path: Path) -> Path | None:
+    """Training accuracy and, with ``--validation-people``, the held-out people's verification accuracy
+    and AUC against the epoch, per system and split (None: nothing to plot)."""
+    curves = {}
+    for r in rows:
+        for s in r["splits"]:
+            name = f"{r['system']} {s['split']}"
+            history = s["history"]
+            curves[f"{name}: training accuracy"] = {h["epoch"]: h["loss"]["accuracy"] for h in history
+                                                    if "accuracy" in h["loss"]}
+            for key, label in (("accuracy", "validation accuracy"), ("auc", "validation AUC")):
+                curves[f"{name}: {label}"] = {h["epoch"]: h["validation"][key] for h in history if "validation" in h}
+    curves = {label: points for label, points in curves.items() if points}
+    if not curves:
+        return None
+    return plot_training_curves(curves, path, "accuracy / AUC",
+                                "back-end training (validation: held-out training people)")
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark of ``args`` (the options of ``faceveil bench optical``); writes ``result.json``."""
     from ..cli import outputs
 
-    out = outputs.prepare_folder(args.out, overwrite=args.overwrite, outputs=("result.json", "attack_curve.png"))
+    out = outputs.prepare_folder(args.out, overwrite=args.overwrite,
+                                 outputs=("result.json", "attack_curve.png", "training_curve.png"))
     if args.binary_epochs > args.epochs:
         raise ValueError(f"--binary-epochs {args.binary_epochs} exceeds --epochs {args.epochs}")
     if args.threads:
@@ -390,7 +410,7 @@ def run(args: argparse.Namespace) -> int:
         "settings": {k: v for k, v in vars(args).items() if k not in ("func", "bench_module")},
         "seconds": time.perf_counter() - t0, "judge_on_originals": judge_clean,
         "judges": {key: {"name": judge.name, "model_key": judge.model_key(), "folds": folds,
-                         "in_training_loop": key == "judge" and args.distill > 0}
+                         "in_training_loop": key == "judge" and (args.distill > 0 or args.backbone == "dlib-resnet")}
                    for key, (judge, folds) in judges.items()},
         **({"second_judge_on_originals": clean["second_judge"]} if "second_judge" in clean else {}),
         "derived_table_1": table_1(),
@@ -401,5 +421,6 @@ def run(args: argparse.Namespace) -> int:
     }
     write_json(out / "result.json", result)
     curve = plot_curve(rows, judge_clean, out / "attack_curve.png")
-    print(f"wrote {out / 'result.json'} and {curve} ({result['seconds']:.0f} s)")
+    training = plot_training(rows, out / "training_curve.png")
+    print(f"wrote {out / 'result.json'}, {curve}{f' and {training}' if training else ''} ({result['seconds']:.0f} s)")
     return 0

@@ -85,9 +85,8 @@ def run(args: argparse.Namespace) -> int:
         for name in args.masks:
             mask = mask_pattern(name, seed=args.seed)
             camera = fixed_camera(system, args.image_size, mask)
+            encrypted = camera.encrypt(scenes, torch.Generator().manual_seed(args.seed), batch_size=256)
             with torch.no_grad():
-                encrypted = torch.cat([camera(batch, torch.Generator().manual_seed(args.seed))
-                                       for batch in scenes.split(256)])
                 response = camera.response()
             tuning = slice(0, WIENER_TUNING_PAIRS)
             nsr = tuned_wiener_nsr(response, encrypted[tuning], scenes[tuning])

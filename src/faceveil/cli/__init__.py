@@ -107,11 +107,13 @@ def _error_message(err: BaseException) -> str:
     return str(err) or type(err).__name__
 
 
-def _check_device(args) -> None:
-    """Refuse a ``--device`` this machine cannot use before any work (one line, e.g. CUDA without CUDA)."""
+def _preflight(args) -> None:
+    """Refuse bad settings before any work, the most specific check first: the command's own
+    (``args.preflight``, e.g. :func:`.options.check_model_options`: the native judge runs on the CPU
+    only), then a ``--device`` this machine cannot use (one line, e.g. CUDA without CUDA)."""
+    if getattr(args, "preflight", None) is not None:
+        args.preflight(args)
     device = getattr(args, "device", None)
-    if getattr(args, "model", None) == "dlib":
-        return  # the native judge refuses every device but the CPU itself, saying so (check_model_options)
     if device not in (None, "cpu"):
         from .._checks import check_device
 
@@ -130,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     provenance.set_command(argv)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        _check_device(args)
+        _preflight(args)
         status = args.func(args)
         outputs.commit()
         return status

@@ -91,6 +91,9 @@ def _optical(p: argparse.ArgumentParser) -> None:
     p.add_argument("--wiener-weight", type=float, default=0.0,
                    help="weight of the stolen-mask Wiener privacy term L_wiener (0: the paper's loss)")
     p.add_argument("--max-identities", type=int_at_least(1), default=None, help="limit the training people")
+    p.add_argument("--validation-people", type=int_at_least(0), default=0,
+                   help="training people held out (never trained on) whose pairs are verified after every epoch: "
+                        "the validation curve, training_curve.png (0: none)")
     p.add_argument("--diffraction", action="store_true", help="MEM-FR lenslet diffraction blur")
     p.add_argument("--attack-pairs", type=int_at_least(2), nargs="+", default=[200, 600],
                    help="N, the attacker's (encrypted, original) pairs; half train, half measure")

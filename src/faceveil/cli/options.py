@@ -104,6 +104,7 @@ def add_model_options(p: argparse.ArgumentParser, judge_only: bool = False) -> N
     g.add_argument("--no-cache", action="store_true", help="do not read or write the embedding cache")
     g.add_argument("--batch-size", type=int_at_least(1), default=32, help="chips per model call")
     add_quiet(p)
+    p.set_defaults(preflight=check_model_options)
 
 
 def check_model_options(args) -> None:

@@ -230,3 +230,29 @@ def plot_attack_curve(curves: dict, path, references: dict | None = None,
     fig.tight_layout()
     fig.savefig(Path(path), dpi=110)
     return Path(path)
+
+
+def plot_training_curves(curves: dict, path, ylabel: str = "value", title: str = "training") -> Path:
+    """Measures against the epoch, one line per curve (whether a training has plateaued).
+
+    Args:
+        curves: ``{label: {epoch: value}}`` (e.g. a run's training accuracy and validation AUC, in [0, 1]
+            or any unit; each curve's epochs need not be the same).
+        path: output PNG (replaced if it exists).
+    """
+    if not curves or any(not points for points in curves.values()):
+        raise ValueError("curves must map each label to a non-empty {epoch: value}")
+    fig = Figure(figsize=(6.4, 4.2))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    for i, (label, points) in enumerate(curves.items()):
+        epochs = sorted(points)
+        ax.plot(epochs, [points[e] for e in epochs], marker="o", color=f"C{i % 10}", label=label)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="x-small")
+    fig.tight_layout()
+    fig.savefig(Path(path), dpi=110)
+    return Path(path)

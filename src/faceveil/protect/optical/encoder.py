@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from ..._checks import check_int, check_positive
-from .optics import AmplitudeMask, element_footprints, optical_convolution, point_spread_function
+from ..._checks import check_images, check_int, check_positive
+from .optics import AmplitudeMask, element_footprints, footprint_radius, optical_convolution, point_spread_function
 from .physics import SYSTEMS, optical_setup
 from .sensor import SensorConfig, capture
 
@@ -70,7 +70,8 @@ class EncoderConfig:
     @property
     def psf_support(self) -> int:
         """Side s of the PSF in pixels (25 for MEM-FR, 41 for LOEN at 80 pixels)."""
-        return int(self.footprints().shape[-1])
+        setup = optical_setup(self.system)
+        return 2 * footprint_radius(setup, self.image_size, self.kernel_size, self.dilation, self.diffraction) + 1
 
 
 class OpticalEncoder(nn.Module):
@@ -111,3 +112,12 @@ class OpticalEncoder(nn.Module):
         """The recorded image f * h + n (Eq. 1); ``generator`` draws the sensor noise (required with noise).
         Each simulated pixel sums the charges of :attr:`EncoderConfig.binning` sensor pixels."""
         return capture(self.irradiance(scene), self.config.sensor, generator, self.config.binning)
+
+    @torch.no_grad()
+    def encrypt(self, scenes: torch.Tensor, generator: torch.Generator | None = None,
+                batch_size: int = 64) -> torch.Tensor:
+        """Sensor images (N, C, S, S) in [0, 1] of scenes (N, C, S, S) in [0, 1], in batches, without gradients
+        (one ``generator`` draws the noise of every batch in turn)."""
+        check_int(batch_size, "batch_size", 1)
+        check_images(scenes, "scenes")
+        return torch.cat([self(batch, generator) for batch in scenes.split(batch_size)])

@@ -114,10 +114,9 @@ class OpticalFaceModel(nn.Module):
     @torch.no_grad()
     def encrypt(self, scenes: torch.Tensor, generator: torch.Generator | None = None,
                 batch_size: int = 64) -> torch.Tensor:
-        """Sensor images (N, C, S, S) in [0, 1] of scenes, in batches, without gradients."""
-        check_int(batch_size, "batch_size", 1)
-        self.check_scenes(scenes)
-        return torch.cat([self.encoder(batch, generator) for batch in scenes.split(batch_size)])
+        """Sensor images (N, C, S, S) in [0, 1] of scenes, in batches, without gradients
+        (:meth:`~faceveil.protect.optical.encoder.OpticalEncoder.encrypt` after checking the scenes' shape)."""
+        return self.encoder.encrypt(self.check_scenes(scenes), generator, batch_size)
 
     @torch.no_grad()
     def embed(self, captured: torch.Tensor, batch_size: int = 64) -> torch.Tensor:

@@ -62,6 +62,33 @@ def tap_profile(positions: np.ndarray, centre: float, width: float, blur_zero: f
     return profile / profile.sum()
 
 
+def _tap_geometry(setup: OpticalSetup, image_size: int, pitch_px: float | None,
+                  diffraction: bool) -> tuple[float, float, float | None]:
+    """(pitch, tap width, diffraction first zero or None), in scene pixels, of :func:`element_footprints`."""
+    pitch = setup.element_pitch_px(image_size) if pitch_px is None else float(pitch_px)
+    if not pitch > 0:
+        raise ValueError(f"pitch_px must be > 0, got {pitch_px!r}")
+    width = 0.0 if setup.lenslet_focal_m is not None else pitch
+    blur_zero = None
+    if diffraction:
+        if setup.lenslet_diffraction_m is None:
+            raise ValueError(f"the {setup.name} set-up has no lenslets: no lenslet diffraction blur")
+        blur_zero = (setup.lenslet_diffraction_m * setup.scene_to_mask_m / setup.mask_to_sensor_m
+                     / setup.scene_pixel_m(image_size))
+    return pitch, width, blur_zero
+
+
+def footprint_radius(setup: OpticalSetup, image_size: int, kernel_size: int, pitch_px: float | None = None,
+                     diffraction: bool = False) -> int:
+    """r: the footprints of :func:`element_footprints` (same arguments) are 2 r + 1 pixels wide, just enough
+    for the outermost tap (its centre c pitches out, half its width, three diffraction zeros, and the
+    one pixel a sub-pixel position spreads over)."""
+    check_int(kernel_size, "kernel_size", 1)
+    pitch, width, blur_zero = _tap_geometry(setup, image_size, pitch_px, diffraction)
+    reach = (kernel_size - 1) / 2 * pitch + width / 2 + (3 * blur_zero if blur_zero else 0.0) + 1
+    return math.ceil(reach - 1e-9)
+
+
 def element_footprints(setup: OpticalSetup, image_size: int, kernel_size: int, pitch_px: float | None = None,
                        diffraction: bool = False) -> torch.Tensor:
     """F_ij: the PSF of each mask element alone on a scene of ``image_size`` pixels, (k, k, s, s) float.
@@ -77,24 +104,13 @@ def element_footprints(setup: OpticalSetup, image_size: int, kernel_size: int, p
             sensor, l1 / l2 times that on the scene); ``ValueError`` for a set-up without lenslets.
 
     Returns:
-        (k, k, s, s), s odd and just large enough for every tap; F_ij >= 0 sums to
+        (k, k, s, s), s = 2 :func:`footprint_radius` + 1; F_ij >= 0 sums to
         ``setup.element_solid_angle_sr / REFERENCE_SOLID_ANGLE_SR``; element (c, c), c = (k - 1) / 2, is
         centred on the middle pixel and (i, j) lies (i - c, j - c) pitches away (rows, columns).
     """
-    check_int(kernel_size, "kernel_size", 1)
-    scene_pixel = setup.scene_pixel_m(image_size)
-    pitch = setup.element_pitch_px(image_size) if pitch_px is None else float(pitch_px)
-    if not pitch > 0:
-        raise ValueError(f"pitch_px must be > 0, got {pitch_px!r}")
-    width = 0.0 if setup.lenslet_focal_m is not None else pitch
-    blur_zero = None
-    if diffraction:
-        if setup.lenslet_diffraction_m is None:
-            raise ValueError(f"the {setup.name} set-up has no lenslets: no lenslet diffraction blur")
-        blur_zero = setup.lenslet_diffraction_m * setup.scene_to_mask_m / setup.mask_to_sensor_m / scene_pixel
+    radius = footprint_radius(setup, image_size, kernel_size, pitch_px, diffraction)
+    pitch, width, blur_zero = _tap_geometry(setup, image_size, pitch_px, diffraction)
     c = (kernel_size - 1) / 2
-    reach = c * pitch + width / 2 + (3 * blur_zero if blur_zero else 0.0) + 1
-    radius = math.ceil(reach - 1e-9)
     positions = np.arange(-radius, radius + 1, dtype=float)
     profiles = [tap_profile(positions, (i - c) * pitch, width, blur_zero) for i in range(kernel_size)]
     light = setup.element_solid_angle_sr / REFERENCE_SOLID_ANGLE_SR

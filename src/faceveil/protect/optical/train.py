@@ -10,8 +10,9 @@ so the deployed binary encoder is the one the back-end was tuned on (the paper f
 on the fabricated mask's images).
 
 Outputs in ``out_dir``: ``checkpoint.pt`` (resume), ``model.pt`` (the deployable model, binary mask),
-``history.json`` (per-epoch losses, training accuracy, seconds), ``train_config.json``, ``mask.png`` and
-``mask.csv`` (:mod:`.export`).
+``history.json`` (per-epoch losses, training accuracy, seconds and, with ``validation_people``, the
+validation AUC and accuracy), ``best.pt`` (with ``validation_people``: the checkpoint of the epoch of the
+best validation AUC), ``train_config.json``, ``mask.png`` and ``mask.csv`` (:mod:`.export`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import torch
 
 from ..._checks import check_int, check_positive
 from ...data.chips import ChipSpec, FaceChips, load_face_chips
+from ...data.holdout import hold_out_people, labelled_pairs
+from ...eval.verification import accuracy_at, auc, best_threshold, roc_curve
 from ...data.protocols import DataConfig, Split
 from ...config import load_config, to_dict
 from ...provenance import provenance
@@ -55,7 +58,11 @@ class TrainConfig:
         weight_decay: AdamW decoupled weight decay of the back-end (the mask has Eq. 4 instead).
         loss: Eq. 5's weights.
         flip: random horizontal flips (seed 000's augmentation).
-        seed: every random choice of the run (initialisation, order, flips, sensor noise).
+        validation_people: training people set aside (never trained on) whose pairs the deployed-to-be
+            model verifies after every epoch (:mod:`faceveil.data.holdout`): the validation curve that
+            shows whether training has plateaued; 0: no validation.
+        validation_pairs: at most this many validation pairs (half genuine).
+        seed: every random choice of the run (initialisation, order, flips, sensor noise, held-out people).
         device: torch device.
     """
 
@@ -74,6 +81,8 @@ class TrainConfig:
     weight_decay: float = 5e-4
     loss: LossWeights = field(default_factory=LossWeights)
     flip: bool = True
+    validation_people: int = 0
+    validation_pairs: int = 1000
     seed: int = 0
     device: str = "cpu"
 
@@ -89,6 +98,8 @@ class TrainConfig:
             check_positive(self.backbone_learning_rate, "backbone_learning_rate")
         if not float(self.weight_decay) >= 0:
             raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
+        check_int(self.validation_people, "validation_people", 0)
+        check_int(self.validation_pairs, "validation_pairs", 2)
         check_int(self.seed, "seed", 0)
         if self.loss.gradient > 0 and self.encoder.kernel_size < 2:
             raise ValueError(f"the weight gradient loss (Eq. 4) needs a mask of at least 2 x 2 elements, got "
@@ -126,14 +137,19 @@ class OpticalTask(FaceTask):
     """The run of ``config`` on the faces ``data`` (:class:`~faceveil.data.chips.FaceChips`), for
     :func:`~faceveil.train.fit`: one model (``"model"``), AdamW with the mask's own learning rate and no
     weight decay on the mask, Eq. 5 and the training accuracy (with a classification head), the binary
-    mask in the last ``binary_epochs`` epochs."""
+    mask in the last ``binary_epochs`` epochs; with ``validation`` faces (people not in ``data``), the
+    verification AUC of their pairs after every epoch chooses ``best.pt``."""
 
     resumable = RESUMABLE_CHANGES
     min_batch = 2  # batch norm needs two samples
 
-    def __init__(self, config: TrainConfig, data: FaceChips) -> None:
+    def __init__(self, config: TrainConfig, data: FaceChips, validation: FaceChips | None = None) -> None:
         super().__init__(config, data)
         self.name = f"train {config.encoder.system}"
+        self.validation = validation
+        self.metric = "auc" if validation is not None else None
+        if validation is not None:
+            self.validation_pairs = labelled_pairs(validation.labels, config.validation_pairs, config.seed)
 
     def build(self) -> dict[str, OpticalFaceModel]:
         return {"model": OpticalFaceModel(self._config.model_config(len(self.data.identities)))}
@@ -172,6 +188,21 @@ class OpticalTask(FaceTask):
         binary = epoch >= epochs - self._config.binary_epochs
         models["model"].encoder.binary = binary
         return {"binary_mask": binary}
+
+    def validate(self, models) -> dict[str, float]:
+        """Verification of the held-out people's pairs through the mask in use (the epoch's binary or
+        relaxed one) with fixed sensor noise: AUC and the accuracy at the best threshold on these pairs."""
+        if self.validation is None:
+            return {}
+        model = models["model"]
+        device = next(model.parameters()).device
+        captured = model.encrypt(self.validation.images().to(device), torch.Generator().manual_seed(self._config.seed))
+        embeddings = model.embed(captured).cpu()
+        a, b, same = self.validation_pairs
+        scores = (embeddings[a] * embeddings[b]).sum(1).numpy()
+        labels = same.numpy()
+        return {"auc": auc(*roc_curve(scores, labels)[:2]),
+                "accuracy": accuracy_at(scores, labels, best_threshold(scores, labels))}
 
 
 def train(config: TrainConfig, data: FaceChips | None = None, progress: bool = True,
@@ -215,7 +246,10 @@ def train(config: TrainConfig, data: FaceChips | None = None, progress: bool = T
     if data.chips.shape[-1] != config.encoder.image_size:
         raise ValueError(f"the chips are {data.chips.shape[-1]} pixels wide, the encoder expects "
                          f"{config.encoder.image_size}")
-    result, protocol = fit_on_split(OpticalTask(config, data), settings, out, split, data.identities,
+    validation = None
+    if config.validation_people:
+        data, validation = hold_out_people(data, config.validation_people, config.seed)
+    result, protocol = fit_on_split(OpticalTask(config, data, validation), settings, out, split, data.identities,
                                     overwrite=overwrite, progress=progress, outputs=(model_file.name,))
     model = result.models["model"].cpu().eval()
     model.encoder.binary = True
