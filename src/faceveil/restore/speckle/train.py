@@ -18,12 +18,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..._checks import check_choice, check_int, check_positive
-from ...config import load_config, to_dict
+from ...config import load_config
 from ...data.protocols import Split
 from ...eval.quality import jaccard, pcc
-from ...provenance import provenance
-from ...train import FaceTask, FitConfig, OptimizerConfig, OptimizerSpec, fit_on_split, resume_point
-from ..training import MODEL_FILE, RestorerTrainResult
+from ...train import FaceTask, OptimizerConfig, OptimizerSpec
+from ..training import RestorerTrainResult, fit_and_save, prepare_run
 from .dataset import SpeckleDataConfig, SpeckleDataset, generate
 from .diffuser import GRITS
 from .model import ARCHITECTURES, build_network, npcc_loss, save_model
@@ -168,26 +167,14 @@ def train(config: SpeckleTrainConfig, progress: bool = True, overwrite: bool = F
     Raises:
         ValueError: ``out_dir`` holds a run of other settings.
     """
-    out = Path(config.out_dir)
-    model_file = out / MODEL_FILE
-    settings = FitConfig(epochs=config.epochs, batch_size=config.batch_size, seed=config.seed, device=config.device,
-                         max_steps=max_steps)
-    resume_point(out, config, settings, resumable=SpeckleTask.resumable, overwrite=overwrite,
-                 outputs=(model_file.name,))
+    settings = prepare_run(config, SpeckleTask, overwrite, max_steps)
     dataset: SpeckleDataset = generate(config.dataset, config.dataset_dir, progress=progress, device=config.device)
     speckle, labels, rows = dataset.pairs("train", config.grit)
     validation = dataset.pairs("test", config.grit)[:2]
     people = sorted({dataset.faces[r]["person"] for r in rows})
     split: Split = config.dataset.data.protocol_split()
-    task = SpeckleTask(config, (speckle, labels), validation)
-    result, protocol = fit_on_split(task, settings, out, split, people, overwrite=overwrite, progress=progress,
-                                    outputs=(model_file.name,))
-    model = result.models["net"].cpu().eval()
-    if result.main:
-        d = config.dataset
-        chip = {"method": "dlib-chip", "size": [d.chip_size, d.chip_size], "padding": d.padding}
-        save_model(model_file, model, chip, {"grit": config.grit, "setting": d.setting, "loss": config.loss,
-                                             "dataset": str(dataset.folder), "history": result.history,
-                                             "steps": result.steps, "train_config": to_dict(config),
-                                             "provenance": provenance(protocol=protocol, seed=config.seed)})
-    return RestorerTrainResult(model, result.history, result.checkpoint, model_file, result.finished)
+    d = config.dataset
+    chip = {"method": "dlib-chip", "size": [d.chip_size, d.chip_size], "padding": d.padding}
+    extra = {"grit": config.grit, "setting": d.setting, "loss": config.loss, "dataset": str(dataset.folder)}
+    return fit_and_save(SpeckleTask(config, (speckle, labels), validation), settings, split, people, "net",
+                        save_model, chip, extra, progress, overwrite)
