@@ -193,7 +193,7 @@ def train_split(system: str, split: Split, args) -> tuple:
     train_faces = training_faces(photos, args)
     config = TrainConfig(
         out_dir=str(Path(args.out) / system / split.name.replace("/", "-")),
-        encoder=EncoderConfig(system=system, image_size=args.image_size,
+        encoder=EncoderConfig(system=system, image_size=args.image_size, mask_seed=args.seed,
                               diffraction=args.diffraction and system == "mem-fr"),
         backbone=args.backbone, data=source, epochs=args.epochs,
         binary_epochs=args.binary_epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,

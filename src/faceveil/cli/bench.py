@@ -117,7 +117,9 @@ def _optical(p: argparse.ArgumentParser) -> None:
     p.add_argument("--second-judge-attacks", type=int, nargs="*", default=[600],
                    help="the U-Net attacks (by N) the second judge also verifies (default 600, the seed's; it is "
                         "~8x slower than dlib on a CPU)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0,
+                   help="every random choice of the trainings (mask and back-end initialisation, order, flips, "
+                        "noise, validation people) and of the attacks")
     p.add_argument("--threads", type=int_at_least(1), default=None, help="torch threads (default: torch's)")
 
 
