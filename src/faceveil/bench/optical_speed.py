@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
                      "system_images_per_s": system})
         print(f"{model.config.encoder.system:7s} {size}x{size}, PSF {psf} px: "
               f"encoder {encoder:.0f} images/s, encoder + back-end {system:.0f} images/s "
-              f"({args.threads} thread{"s" if args.threads > 1 else ""}, batch {args.batch_size})")
+              f"({args.threads} thread{'s' if args.threads > 1 else ''}, batch {args.batch_size})")
     result = {"settings": {"batch_size": args.batch_size, "repeats": args.repeats, "threads": args.threads},
               "rows": rows,
               "provenance": provenance(data={"checkpoints": [row["checkpoint"] for row in rows]}, seed=SEED)}
