@@ -55,6 +55,9 @@ def main() -> None:
     figures = {key: row[key] for key in ("verification", "verification_relaxed_mask", "privacy", "wiener_true_psf",
                                          "unet")}
     this_split = {k: v for k, v in row["splits"][args.split - 1].items() if k != "history"}
+    this_split["curve"] = [{"epoch": h["epoch"], "training_accuracy": h["loss"].get("accuracy"),
+                            **({"validation": h["validation"]} if "validation" in h else {})}
+                           for h in row["splits"][args.split - 1]["history"]]
     protocol = extra["provenance"]["protocol"]
     card = {"trained_and_measured_by": result["provenance"]["command"], "version": result["provenance"]["version"],
             "data": result["data"], "protocol": {k: v for k, v in protocol.items() if k != "train_identities"},
