@@ -359,3 +359,23 @@ def test_train_restore_and_bench_speckle_on_the_sample(tmp_path, capsys):
     assert result["identity"]["faces"]["tiny"]["1500"]["faces"] == 3
     assert [r["model"] for r in result["models"]] == ["spt-unet", "spt-unet-b", "unet"]
     assert (bench / "examples.png").is_file() and "Table 1 shape" in (bench / "table.md").read_text()
+
+
+@pytest.mark.parametrize("name, kind, parameters_m", [("cpu-spt", "SpTUNet", 1.51), ("cpu-spt-b", "SpTUNet", 0.90),
+                                                      ("cpu-unet", "SpeckleUNet", 1.49)])
+def test_shipped_configurations_build_the_networks_their_cards_state(name, kind, parameters_m):
+    from faceveil.restore.speckle.model import build_network
+    from faceveil.restore.speckle.train import load_train_config
+
+    config = load_train_config(name, out_dir="runs/x")
+    network = build_network(config.model.settings())
+    assert type(network).__name__ == kind
+    assert sum(p.numel() for p in network.parameters()) / 1e6 == pytest.approx(parameters_m, abs=0.01)
+
+
+def test_a_model_section_with_settings_of_the_other_architecture_is_refused():
+    from faceveil.restore.speckle.train import SpeckleModelConfig, load_train_config
+
+    assert SpeckleModelConfig(architecture="unet").settings() == {"architecture": "unet", "base_channels": 30, "depth": 4}
+    with pytest.raises(ValueError, match="base_channels|unknown"):
+        load_train_config("smoke", out_dir="runs/x", model={"architecture": "unet", "base_channels": 14})

@@ -263,11 +263,19 @@ def npcc_loss(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return -r.mean()
 
 
+@dataclass(frozen=True)
+class UNetSettings:
+    """Settings that rebuild a :class:`SpeckleUNet`: channels of the first level, levels."""
+
+    base_channels: int = 30
+    depth: int = 4
+
+
 class SpeckleUNet(UNet):
     """The baseline: :class:`faceveil.nn.unet.UNet`, one channel in and out (``base_channels`` 30 and depth
     4: 6.8 M parameters, the SpT UNet's budget within 4 %)."""
 
-    def __init__(self, base_channels: int = 30, depth: int = 4) -> None:
+    def __init__(self, base_channels: int = UNetSettings.base_channels, depth: int = UNetSettings.depth) -> None:
         super().__init__(1, 1, base_channels, depth)
         self.base_channels = base_channels
 

@@ -10,7 +10,7 @@ Paper: Adam at 1e-4 for the first 100 of 200 epochs, 1e-5 for the next 50 and 1e
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -25,7 +25,7 @@ from ...train import FaceTask, OptimizerConfig, OptimizerSpec
 from ..training import RestorerTrainResult, fit_and_save, prepare_run
 from .dataset import SpeckleDataConfig, SpeckleDataset, generate
 from .diffuser import GRITS
-from .model import ARCHITECTURES, build_network, npcc_loss, save_model
+from .model import ARCHITECTURES, SpTSettings, UNetSettings, build_network, npcc_loss, save_model
 
 CONFIGS = Path(__file__).parent / "configs"
 RESUMABLE_CHANGES = ("epochs", "out_dir", "device")
@@ -34,26 +34,19 @@ LOSSES = ("npcc", "ce")
 
 @dataclass(frozen=True)
 class SpeckleModelConfig:
-    """The network: ``architecture`` "spt" (SpT UNet; ``heads``, ``expansion``, ``bottleneck`` give SpT
-    UNet-B) or "unet" (the baseline, ``unet_base_channels`` and ``unet_depth``)."""
+    """The network: ``architecture`` "spt" (SpT UNet of ``spt``; ``heads``, ``expansion``, ``bottleneck``
+    give SpT UNet-B) or "unet" (the baseline of ``unet``); the other section is ignored."""
 
     architecture: str = "spt"
-    base_channels: int = 26
-    heads: int = 2
-    expansion: int = 4
-    tokens: str = "channels"
-    bottleneck: bool = False
-    unet_base_channels: int = 30
-    unet_depth: int = 4
+    spt: SpTSettings = field(default_factory=SpTSettings)
+    unet: UNetSettings = field(default_factory=UNetSettings)
 
     def __post_init__(self) -> None:
         check_choice(self.architecture, "architecture", ARCHITECTURES)
 
     def settings(self) -> dict:
-        if self.architecture == "unet":
-            return {"architecture": "unet", "base_channels": self.unet_base_channels, "depth": self.unet_depth}
-        return {"architecture": "spt", "base_channels": self.base_channels, "heads": self.heads,
-                "expansion": self.expansion, "tokens": self.tokens, "bottleneck": self.bottleneck}
+        """The settings :func:`~faceveil.restore.speckle.model.build_network` builds the network from."""
+        return {"architecture": self.architecture, **asdict(self.spt if self.architecture == "spt" else self.unet)}
 
 
 @dataclass(frozen=True)
