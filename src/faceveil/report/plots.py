@@ -201,6 +201,32 @@ def plot_image_grid(grid, labels: list[str], side: int, path, rows: int, rotatio
     return Path(path)
 
 
+def _line_plot(curves: dict, path, xlabel: str, ylabel: str, title: str, key: str, scale: float = 1.0,
+               references: dict | None = None, log_x: bool = False, grid: bool = False) -> Path:
+    """One line per ``{label: {x: y}}`` curve (y times ``scale``), dotted horizontal ``references``; a PNG."""
+    if not curves or any(not points for points in curves.values()):
+        raise ValueError(f"curves must map each label to a non-empty {{{key}: value}}")
+    fig = Figure(figsize=(6.4, 4.2))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    for i, (label, points) in enumerate(curves.items()):
+        xs = sorted(points)
+        ax.plot(xs, [scale * points[x] for x in xs], marker="o", color=f"C{i % 10}", label=label)
+    for j, (label, value) in enumerate((references or {}).items()):
+        ax.axhline(scale * value, linestyle=":", color=f"C{(len(curves) + j) % 10}", label=label)
+    if log_x:
+        ax.set_xscale("log")
+    if grid:
+        ax.grid(alpha=0.3)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize="x-small")
+    fig.tight_layout()
+    fig.savefig(Path(path), dpi=110)
+    return Path(path)
+
+
 def plot_attack_curve(curves: dict, path, references: dict | None = None,
                       title: str = "identity recovered against the attacker's data") -> Path:
     """Verification accuracy against the attacker's pairs N (log axis): one line per curve.
@@ -212,24 +238,8 @@ def plot_attack_curve(curves: dict, path, references: dict | None = None,
         references: ``{label: accuracy}`` drawn as dotted horizontal lines (the judge on the originals,
             on the encrypted images, after Wiener, chance).
     """
-    if not curves or any(not points for points in curves.values()):
-        raise ValueError("curves must map each label to a non-empty {N: accuracy}")
-    fig = Figure(figsize=(6.4, 4.2))
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    for i, (label, points) in enumerate(curves.items()):
-        ns = sorted(points)
-        ax.plot(ns, [100 * points[n] for n in ns], marker="o", color=f"C{i % 10}", label=label)
-    for j, (label, value) in enumerate((references or {}).items()):
-        ax.axhline(100 * value, linestyle=":", color=f"C{(len(curves) + j) % 10}", label=label)
-    ax.set_xscale("log")
-    ax.set_xlabel("attacker's (encrypted, original) pairs N (half train the U-Net)")
-    ax.set_ylabel("judge's verification accuracy (%)")
-    ax.set_title(title, fontsize=10)
-    ax.legend(fontsize="x-small")
-    fig.tight_layout()
-    fig.savefig(Path(path), dpi=110)
-    return Path(path)
+    return _line_plot(curves, path, "attacker's (encrypted, original) pairs N (half train the U-Net)",
+                      "judge's verification accuracy (%)", title, "N", 100.0, references, log_x=True)
 
 
 def plot_training_curves(curves: dict, path, ylabel: str = "value", title: str = "training") -> Path:
@@ -240,19 +250,4 @@ def plot_training_curves(curves: dict, path, ylabel: str = "value", title: str =
             or any unit; each curve's epochs need not be the same).
         path: output PNG (replaced if it exists).
     """
-    if not curves or any(not points for points in curves.values()):
-        raise ValueError("curves must map each label to a non-empty {epoch: value}")
-    fig = Figure(figsize=(6.4, 4.2))
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    for i, (label, points) in enumerate(curves.items()):
-        epochs = sorted(points)
-        ax.plot(epochs, [points[e] for e in epochs], marker="o", color=f"C{i % 10}", label=label)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=10)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize="x-small")
-    fig.tight_layout()
-    fig.savefig(Path(path), dpi=110)
-    return Path(path)
+    return _line_plot(curves, path, "epoch", ylabel, title, "epoch", grid=True)
