@@ -357,12 +357,13 @@ def test_train_restore_and_bench_speckle_on_the_sample(tmp_path, capsys):
     q = result["quality"]["depth"]["tiny"]["1500"]
     assert -1 <= q["pcc"] <= 1 and 0 <= q["jaccard"] <= 1 and q["pairs"] == 6
     assert result["identity"]["faces"]["tiny"]["1500"]["faces"] == 3
-    assert [r["model"] for r in result["models"]] == ["spt-unet", "spt-unet-b", "unet"]
+    assert [r["model"] for r in result["models"]] == ["spt-unet", "spt-unet-b", "unet", "densenet"]
     assert (bench / "examples.png").is_file() and "Table 1 shape" in (bench / "table.md").read_text()
 
 
 @pytest.mark.parametrize("name, kind, parameters_m", [("cpu-spt", "SpTUNet", 1.51), ("cpu-spt-b", "SpTUNet", 0.90),
-                                                      ("cpu-unet", "SpeckleUNet", 1.49)])
+                                                      ("cpu-unet", "SpeckleUNet", 1.49),
+                                                      ("cpu-densenet", "SpeckleDenseFCN", 1.48)])
 def test_shipped_configurations_build_the_networks_their_cards_state(name, kind, parameters_m):
     from faceveil.restore.speckle.model import build_network
     from faceveil.restore.speckle.train import load_train_config

@@ -27,7 +27,7 @@ from ..eval.quality import jaccard, pcc, psnr, ssim
 from ..provenance import provenance
 from ..report.io import write_json
 from ..restore.speckle.dataset import SpeckleDataset
-from ..restore.speckle.model import SpeckleUNet, spt_unet
+from ..restore.speckle.model import SpeckleDenseFCN, SpeckleUNet, spt_unet
 from ..restore.speckle.restorer import SpeckleReconstructor
 from ..restore.speckle.simulator import DISTANCES_MM, SpeckleSimulator, speckle_config
 from .cross_fitting import parse_method
@@ -101,7 +101,8 @@ def identity_scores(judge, probes: torch.Tensor, targets: torch.Tensor) -> dict[
 def _model_speed(sizes, batch: int, repeats: int) -> list[dict]:
     from torch.utils.flop_counter import FlopCounterMode
 
-    models = {"spt-unet": spt_unet("spt-unet"), "spt-unet-b": spt_unet("spt-unet-b"), "unet": SpeckleUNet()}
+    models = {"spt-unet": spt_unet("spt-unet"), "spt-unet-b": spt_unet("spt-unet-b"), "unet": SpeckleUNet(),
+              "densenet": SpeckleDenseFCN()}
     rows = []
     for name, model in models.items():
         model.eval()

@@ -25,7 +25,8 @@ from ...train import FaceTask, OptimizerConfig, OptimizerSpec
 from ..training import RestorerTrainResult, fit_and_save, prepare_run
 from .dataset import SpeckleDataConfig, SpeckleDataset, generate
 from .diffuser import GRITS
-from .model import ARCHITECTURES, SpTSettings, UNetSettings, build_network, npcc_loss, save_model
+from .model import (ARCHITECTURES, DenseFCNSettings, SpTSettings, UNetSettings, build_network, npcc_loss,
+                    save_model)
 
 CONFIGS = Path(__file__).parent / "configs"
 RESUMABLE_CHANGES = ("epochs", "out_dir", "device")
@@ -35,18 +36,20 @@ LOSSES = ("npcc", "ce")
 @dataclass(frozen=True)
 class SpeckleModelConfig:
     """The network: ``architecture`` "spt" (SpT UNet of ``spt``; ``heads``, ``expansion``, ``bottleneck``
-    give SpT UNet-B) or "unet" (the baseline of ``unet``); the other section is ignored."""
+    give SpT UNet-B), "unet" (the U-Net baseline of ``unet``) or "densenet" (the IDiffNet-style DenseNet-FCN
+    baseline of ``densenet``); the other sections are ignored."""
 
     architecture: str = "spt"
     spt: SpTSettings = field(default_factory=SpTSettings)
     unet: UNetSettings = field(default_factory=UNetSettings)
+    densenet: DenseFCNSettings = field(default_factory=DenseFCNSettings)
 
     def __post_init__(self) -> None:
         check_choice(self.architecture, "architecture", ARCHITECTURES)
 
     def settings(self) -> dict:
         """The settings :func:`~faceveil.restore.speckle.model.build_network` builds the network from."""
-        return {"architecture": self.architecture, **asdict(self.spt if self.architecture == "spt" else self.unet)}
+        return {"architecture": self.architecture, **asdict(getattr(self, self.architecture))}
 
 
 @dataclass(frozen=True)
@@ -92,8 +95,8 @@ class SpeckleTrainConfig:
 
 def load_train_config(path: str | Path, data: dict | None = None, **overrides) -> SpeckleTrainConfig:
     """A :class:`SpeckleTrainConfig` from a JSON file or a shipped one by name (``smoke``, ``cpu-spt``,
-    ``cpu-spt-b``, ``cpu-unet``, ``paper``): :func:`faceveil.config.load_config`; ``data`` updates the
-    dataset's ``data`` section."""
+    ``cpu-spt-b``, ``cpu-unet``, ``cpu-densenet``, ``paper``): :func:`faceveil.config.load_config`; ``data``
+    updates the dataset's ``data`` section."""
     config = load_config(SpeckleTrainConfig, path, CONFIGS, None, **overrides)
     changes = {k: v for k, v in (data or {}).items() if v is not None}
     if not changes:
