@@ -1,5 +1,6 @@
 """The speckle simulator of seed 001 (faceveil.restore.speckle): wave optics, diffusers, the set-up."""
 
+import dataclasses
 import json
 import math
 
@@ -9,13 +10,14 @@ import torch
 from PIL import Image
 
 from faceveil.cli import main
-from faceveil.cli.simulate import GRIT_NAMES, SETTING_NAMES
+from faceveil.cli.simulate import GRIT_NAMES, SETTING_NAMES, TARGETS
 from faceveil.restore.speckle.diffuser import (GRITS, ballistic_fraction, calibrate_phase_rms, diffuse_halo,
                                                halo_fwhm, height_rms, phase_screen)
 from faceveil.restore.speckle.optics import (good_fft_size, padded_size, point_source_on_axis, propagate, pupil,
                                              transfer_function)
-from faceveil.restore.speckle.simulator import (SETTINGS, SpeckleConfig, SpeckleSimulator, binarize,
-                                                otsu_threshold, speckle_config)
+from faceveil.restore.speckle.simulator import TARGETS as SIMULATOR_TARGETS
+from faceveil.restore.speckle.simulator import (SETTINGS, SpeckleConfig, SpeckleSimulator, binarize, grey_levels,
+                                                label_maps, otsu_threshold, slm_faces, speckle_config)
 
 WAVELENGTH = 632.8e-9
 
@@ -209,7 +211,7 @@ def test_config_refuses_grids_that_alias():
 
 
 def test_simulate_speckle_writes_targets_and_patterns_per_distance(tmp_path, capsys):
-    assert (set(GRIT_NAMES), set(SETTING_NAMES)) == (set(GRITS), set(SETTINGS))
+    assert (set(GRIT_NAMES), set(SETTING_NAMES), TARGETS) == (set(GRITS), set(SETTINGS), SIMULATOR_TARGETS)
     photos, out = tmp_path / "photos", tmp_path / "speckle"
     assert main(["sample", "--out", str(photos), "--people", "1"]) == 0
     argv = ["simulate", "speckle", str(photos), "--out", str(out), "--grit", "1500", "--distance", "0", "40",
@@ -226,6 +228,26 @@ def test_simulate_speckle_writes_targets_and_patterns_per_distance(tmp_path, cap
     assert not np.array_equal(near, far)
     assert main(argv) == 2 and "--overwrite" in capsys.readouterr().err  # an existing output is kept
     assert main(argv[:-1] + ["--distance", "-5"]) == 2
+    grey = tmp_path / "grey"
+    assert main(argv[:3] + ["--out", str(grey)] + argv[5:] + ["--target", "grey"]) == 0
+    grey_target = np.asarray(Image.open(grey / row["target"]))
+    assert len(np.unique(grey_target)) > 50 and grey_target.min() == 0 and grey_target.max() == 255
+    assert not np.array_equal(np.asarray(Image.open(grey / row["0mm"])), near)
+
+
+def test_grey_faces_keep_the_luma_order_and_span_the_phase_range():
+    ramp = torch.linspace(0.2, 0.6, 64).repeat(64, 1)[None, None]  # (1, 1, 64, 64), luma 0.2 ... 0.6
+    grey = grey_levels(ramp)
+    assert grey.shape == (1, 64, 64) and float(grey.min()) == 0 and float(grey.max()) == 1
+    assert bool((grey[0, 0].diff() >= 0).all()) and 0.45 < float(grey.mean()) < 0.55
+    faces = torch.rand(3, 3, 32, 32)
+    assert torch.equal(slm_faces(faces, "binary"), binarize(faces))
+    assert torch.equal(slm_faces(faces, "grey"), grey_levels(faces))
+    labels = label_maps(grey, 16, "grey")
+    assert labels.shape == (1, 1, 16, 16) and torch.allclose(labels.mean(), grey.mean(), atol=1e-6)  # area mean
+    assert set(label_maps(binarize(faces), 16).unique().tolist()) <= {0.0, 1.0}
+    with pytest.raises(ValueError, match="target"):
+        slm_faces(faces, "colour")
 
 
 def test_spt_unet_sizes_are_within_ten_percent_of_the_paper():
@@ -328,6 +350,29 @@ def test_speckle_dataset_splits_resume_and_stay_person_disjoint(tmp_path):
         data.rows("validation")
 
 
+def test_a_grey_dataset_keeps_grey_labels_and_binary_keys_do_not_change(tmp_path):
+    import hashlib
+
+    from faceveil.config import to_dict
+    from faceveil.data.protocols import DataConfig
+    from faceveil.restore.speckle.dataset import SpeckleDataConfig, generate
+
+    binary = SpeckleDataConfig(data=DataConfig(source="sample", protocol="view2-2fold", min_images=1),
+                               grits=("1500",), seen_faces=4, unseen_faces=2, test_fraction=0.3, chip_size=64)
+    old = {k: v for k, v in json.loads(json.dumps(to_dict(binary))).items() if k != "target"}
+    assert binary.key() == hashlib.sha1(json.dumps(old, sort_keys=True).encode()).hexdigest()[:16]
+    grey = dataclasses.replace(binary, target="grey")
+    assert grey.key() != binary.key()
+    data = generate(grey, tmp_path / "grey", progress=False)
+    speckle, labels, _ = data.pairs("train", "1500")
+    assert data.target == "grey" and 0 <= float(labels.min()) and float(labels.max()) <= 1
+    assert len(torch.unique(labels)) > 50
+    with pytest.raises(ValueError, match="other settings"):
+        generate(binary, tmp_path / "grey", progress=False)
+    with pytest.raises(ValueError, match="target"):
+        dataclasses.replace(binary, target="colour")
+
+
 def test_train_restore_and_bench_speckle_on_the_sample(tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["train", "speckle", "--config", "smoke", "--out", str(run), "--quiet"]) == 0
@@ -363,7 +408,9 @@ def test_train_restore_and_bench_speckle_on_the_sample(tmp_path, capsys):
 
 @pytest.mark.parametrize("name, kind, parameters_m", [("cpu-spt", "SpTUNet", 1.51), ("cpu-spt-b", "SpTUNet", 0.90),
                                                       ("cpu-unet", "SpeckleUNet", 1.49),
-                                                      ("cpu-densenet", "SpeckleDenseFCN", 1.48)])
+                                                      ("cpu-densenet", "SpeckleDenseFCN", 1.48),
+                                                      ("cpu-spt-grey", "SpTUNet", 1.51),
+                                                      ("cpu-unet-grey", "SpeckleUNet", 1.49)])
 def test_shipped_configurations_build_the_networks_their_cards_state(name, kind, parameters_m):
     from faceveil.restore.speckle.model import build_network
     from faceveil.restore.speckle.train import load_train_config
@@ -371,6 +418,7 @@ def test_shipped_configurations_build_the_networks_their_cards_state(name, kind,
     config = load_train_config(name, out_dir="runs/x")
     network = build_network(config.model.settings())
     assert type(network).__name__ == kind
+    assert config.dataset.target == ("grey" if name.endswith("grey") else "binary")
     assert sum(p.numel() for p in network.parameters()) / 1e6 == pytest.approx(parameters_m, abs=0.01)
 
 

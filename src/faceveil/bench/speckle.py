@@ -3,14 +3,16 @@ measure: how much identity a reconstruction keeps.
 
 * Table 1: PCC, SSIM, PSNR (of the network's output map, stretched to [0, 1] per pattern for an NPCC
   network: :class:`~faceveil.restore.speckle.restorer.SpeckleReconstructor`) and Jaccard index (of it
-  thresholded at 0.5) against the binary label, per method and grit, on the splits of :mod:`faceveil.restore.speckle.dataset`
-  (``depth`` is the paper's validation; ``faces`` and ``diffuser`` are new).
-* Identity: each reconstruction (thresholded) and every binary target of the split, cropped to the judge's
-  chip (the dataset's loose chip holds it) and embedded by the judge: rank-1 of a reconstruction's own
-  target among all, and the AUC of own-target against other-target similarities; the speckle itself is
-  the chance floor.
+  thresholded at 0.5) against the label, per method and grit, on the splits of
+  :mod:`faceveil.restore.speckle.dataset` (``depth`` is the paper's validation; ``faces`` and ``diffuser``
+  are new).
+* Identity: each reconstruction (thresholded at 0.5 for binary faces, as it is for grey ones) and every
+  target of the split, cropped to the judge's chip (the dataset's loose chip holds it) and embedded by the
+  judge: rank-1 of a reconstruction's own target among all, and the AUC of own-target against
+  other-target similarities; the speckle itself is the chance floor.
 * Table 2: parameters, FLOPs (``torch.utils.flop_counter.FlopCounterMode``, 2 per multiply-add), throughput
-  and latency at batch 2 for SpT UNet, SpT UNet-B and the U-Net at the paper's sizes, untrained.
+  and latency at batch 2 for SpT UNet, SpT UNet-B, the U-Net and the DenseNet-FCN at the paper's sizes,
+  untrained.
 * The simulator: patterns per second per setting and grit, and each dataset array's generation time.
 """
 
@@ -244,7 +246,8 @@ def run(args: argparse.Namespace) -> int:
                 # one pair per face: the split's farthest distance
                 distances = dataset.rows(split)[1]
                 pick = torch.arange(len(distances) - 1, len(rows), len(distances))
-                kept = identity_scores(judge, (prediction[pick] > 0.5).float(), labels[pick])
+                shown = prediction[pick] if dataset.target == "grey" else (prediction[pick] > 0.5).float()
+                kept = identity_scores(judge, shown, labels[pick])
                 identity[split][name][grit] = kept | {"distance_mm": distances[-1]}
                 if grit not in floor:
                     floor[grit] = identity_scores(judge, speckle[pick], labels[pick]) | {"distance_mm": distances[-1]}

@@ -1,11 +1,12 @@
 """``faceveil simulate``: what an optical set-up records of face photos.
 
     faceveil simulate speckle INPUT... --out DIR --grit G --distance MM [MM...] [--setting cpu|full]
-                              [--diffuser-seed S] [--seed S] [--chip-size S] [--padding P] [--aligned]
+                              [--target binary|grey] [--diffuser-seed S] [--seed S] [--chip-size S]
+                              [--padding P] [--aligned]
 
 Each photo is aligned to a loose dlib chip (padding 0.5: hair and ears stay, as in Wang et al.'s binary
-faces), binarised at its Otsu level (written as ``NAME_target.png``, the label a reconstruction is scored
-against) and shown as phase on the simulated SLM of Wang et al.'s set-up; the speckle through the diffuser of
+faces), binarised at its Otsu level (or, with ``--target grey``, kept in grey levels stretched to [0, 1];
+written as ``NAME_target.png``, the label a reconstruction is scored against) and shown as phase on the simulated SLM of Wang et al.'s set-up; the speckle through the diffuser of
 ``--grit`` is recorded at each ``--distance`` from the focal plane (``NAME.png`` for one distance,
 ``NAME_20mm.png`` ... for several). One diffuser per grit and ``--diffuser-seed``; the camera noise of photo
 i is drawn from ``(--seed, i)``. ``result.json`` lists every image and the optics.
@@ -22,6 +23,7 @@ SPECKLE_PADDING = 0.5
 #: the grits and settings of faceveil.restore.speckle (named here so that --help imports no torch)
 GRIT_NAMES = ("120", "220", "600", "1500")
 SETTING_NAMES = ("cpu", "full")
+TARGETS = ("binary", "grey")
 
 
 def _distance(text: str) -> float:
@@ -58,6 +60,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--setting", choices=SETTING_NAMES, default="cpu",
                    help="cpu: camera relay at NA 0.02, 4x4-binned pixels, 64x64 output (seconds per face); full: "
                         "the paper's geometry, 800x800 camera pixels, 200x200 output (default cpu)")
+    p.add_argument("--target", choices=TARGETS, default="binary",
+                   help="what the SLM shows: binary faces (Otsu, the paper) or grey levels (its future work)")
     p.add_argument("--diffuser-seed", type=int_at_least(0), default=0, help="which diffuser of the grit (default 0)")
     p.add_argument("--seed", type=int_at_least(0), default=0, help="seed of the camera noise (default 0)")
     p.add_argument("--chip-size", type=int_at_least(16), default=128, help="side of the aligned chip (default 128)")
@@ -75,10 +79,8 @@ def register(parser: argparse.ArgumentParser) -> None:
 def run_speckle(args) -> int:
     import dataclasses
 
-    import torch
-
     from ..config import to_dict
-    from ..restore.speckle.simulator import SpeckleSimulator, binarize, speckle_config
+    from ..restore.speckle.simulator import SpeckleSimulator, label_maps, slm_faces, speckle_config
     from .degrade import degrade_photos
     from .options import UserError
 
@@ -92,13 +94,14 @@ def run_speckle(args) -> int:
     size = config.output_size
 
     def degrade(image, i):
-        target = binarize(image)
-        patterns = simulator(target, distances, seed=args.seed * 1_000_003 + i)
-        label = torch.nn.functional.interpolate(target[:, None], size=(size, size), mode="nearest")
+        shown = slm_faces(image, args.target)
+        patterns = simulator(shown, distances, seed=args.seed * 1_000_003 + i)
+        label = label_maps(shown, size, args.target)
         return {"_target": label, **{s: p[:, None] for s, p in zip(suffixes, patterns)}}
 
     record = {"system": "speckle (Wang et al. 2023)", "grit": dataclasses.asdict(simulator.grit),
               "phase_rms_rad": simulator.sigma_phi, "distances_mm": distances, "setting": args.setting,
+              "target": args.target,
               "optics": to_dict(config), "diffuser_oversample": simulator.oversample, "seed": args.seed}
     return degrade_photos(args, f"speckle, grit {args.grit}", degrade, ("_target", *suffixes), record,
                           padding=args.padding)

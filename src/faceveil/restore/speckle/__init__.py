@@ -11,7 +11,8 @@ wave-optics simulation of their set-up, since their speckle data are not public.
 from pathlib import Path
 
 from .diffuser import GRITS, Grit, calibrate_phase_rms, phase_screen
-from .simulator import DISTANCES_MM, SETTINGS, SpeckleConfig, SpeckleSimulator, binarize, speckle_config
+from .simulator import (DISTANCES_MM, SETTINGS, TARGETS, SpeckleConfig, SpeckleSimulator, binarize, grey_levels,
+                        speckle_config)
 
 #: the shipped CPU-trained SpT UNets (one per grit) and their card
 WEIGHTS = Path(__file__).parent / "weights"
@@ -23,5 +24,5 @@ def shipped_model(grit: str) -> Path | None:
     return path if path.is_file() else None
 
 
-__all__ = ["WEIGHTS", "shipped_model", "DISTANCES_MM", "GRITS", "SETTINGS", "Grit", "SpeckleConfig", "SpeckleSimulator", "binarize",
-           "calibrate_phase_rms", "phase_screen", "speckle_config"]
+__all__ = ["WEIGHTS", "shipped_model", "DISTANCES_MM", "GRITS", "SETTINGS", "TARGETS", "Grit", "SpeckleConfig",
+           "SpeckleSimulator", "binarize", "grey_levels", "calibrate_phase_rms", "phase_screen", "speckle_config"]

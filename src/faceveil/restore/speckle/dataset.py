@@ -4,7 +4,8 @@ interrupted generation resumes), read back as the splits of seed 001 and two it 
 Faces: ``seen_faces`` LFW photos of the training people of a protocol split (one photo per person first;
 the paper used 1,500 LFW faces) and ``unseen_faces`` of its test people; a ``test_fraction`` of the seen
 faces is held out. Each face is aligned to a loose dlib chip (hair and ears), binarised
-(:func:`~.simulator.binarize`) and simulated through each grit's diffuser at every distance.
+(:func:`~.simulator.binarize`; or, with ``target="grey"``, kept in grey levels: :func:`~.simulator.grey_levels`)
+and simulated through each grit's diffuser at every distance.
 
 Splits (:data:`SPLITS`), per grit:
 
@@ -24,16 +25,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from ..._checks import check_int
+from ..._checks import check_choice, check_int
 from ...config import to_dict
 from ...data.chips import ChipSpec
 from ...data.protocols import DataConfig
 from ...paths import cache_dir
 from ...report.io import write_json
 from ..faces import all_face_chips
-from .simulator import DISTANCES_MM, SpeckleSimulator, binarize, speckle_config
+from .simulator import DISTANCES_MM, TARGETS, SpeckleSimulator, label_maps, slm_faces, speckle_config
 
 SPLITS = ("train", "test", "depth", "faces", "diffuser")
 #: the distances (mm) each split scores at: the paper trains and tests at 0 and 20 mm, validates at 40 mm
@@ -52,7 +52,9 @@ class SpeckleDataConfig:
         setting: the simulator's setting (:data:`~.simulator.SETTINGS`).
         grits: the diffusers; distances_mm: the camera distances (must include 0, 20 and 40).
         seen_faces, unseen_faces: how many faces of each kind; test_fraction: held-out share of the seen.
-        chip_size, padding: the aligned chip the binary face comes from.
+        chip_size, padding: the aligned chip the face comes from.
+        target: what the SLM shows and the networks learn: ``"binary"`` faces (the paper) or ``"grey"``
+            levels (its future work).
         diffuser_seed, unseen_diffuser_seed: the diffuser of the splits and the one of ``diffuser``.
         seed: face choice and camera noise; shard_size: faces simulated between checkpoints.
     """
@@ -71,6 +73,7 @@ class SpeckleDataConfig:
     unseen_diffuser_seed: int = 1
     seed: int = 0
     shard_size: int = 32
+    target: str = "binary"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "grits", tuple(str(g) for g in self.grits))
@@ -85,13 +88,22 @@ class SpeckleDataConfig:
             raise ValueError(f"test_fraction must lie in (0, 1), got {self.test_fraction}")
         if self.diffuser_seed == self.unseen_diffuser_seed:
             raise ValueError("the unseen diffuser must have another seed than the training one")
+        check_choice(self.target, "target", TARGETS)
         speckle_config(self.setting)
 
+    def record(self) -> dict:
+        """The settings as a manifest stores them; ``target`` only when it is not binary, so that binary
+        datasets made before grey ones existed keep their key and folder."""
+        record = json.loads(json.dumps(to_dict(self)))
+        if self.target == "binary":
+            del record["target"]
+        return record
+
     def key(self) -> str:
-        """A short hash of the settings: the dataset's folder name."""
+        """A short hash of the settings (:meth:`record`): the dataset's folder name."""
         import hashlib
 
-        return hashlib.sha1(json.dumps(to_dict(self), sort_keys=True).encode()).hexdigest()[:16]
+        return hashlib.sha1(json.dumps(self.record(), sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _choose(people: list[str], by_person: dict[str, list[int]], count: int, rng: np.random.Generator) -> list[int]:
@@ -111,7 +123,8 @@ class SpeckleDataset:
     """A generated (or partly generated) dataset in ``folder``.
 
     Files: ``manifest.json`` (the configuration, the faces and their roles, the progress and generation
-    times), ``labels.npy`` (F, S, S) uint8 in {0, 1}, and per grit and diffuser ``speckle-<grit>-d<seed>.npy``
+    times), ``labels.npy`` (F, S, S) uint8 (binary faces in {0, 1}; grey ones x 255, ``label_levels``
+    in the manifest), and per grit and diffuser ``speckle-<grit>-d<seed>.npy``
     (faces, distances, S, S) uint8 (the [0, 1] patterns x 255).
     """
 
@@ -123,6 +136,7 @@ class SpeckleDataset:
         self.manifest = json.loads(path.read_text())
         self.faces = self.manifest["faces"]
         self.distances_mm = tuple(self.manifest["config"]["distances_mm"])
+        self.target = self.manifest["config"].get("target", "binary")
 
     @staticmethod
     def array_name(grit: str, diffuser_seed: int) -> str:
@@ -175,7 +189,7 @@ class SpeckleDataset:
         labels = self.labels()
         target = np.stack([labels[r] for r in rows for _ in columns])
         to = lambda a: torch.from_numpy(np.ascontiguousarray(a))[:, None].float()  # noqa: E731
-        return to(speckle) / 255, to(target), [r for r in rows for _ in columns]
+        return to(speckle) / 255, to(target) / self.manifest.get("label_levels", 1), [r for r in rows for _ in columns]
 
 
 def generate(config: SpeckleDataConfig, folder: str | Path | None = None, progress: bool = True,
@@ -188,7 +202,7 @@ def generate(config: SpeckleDataConfig, folder: str | Path | None = None, progre
     manifest_path = folder / "manifest.json"
     if manifest_path.is_file():
         manifest = json.loads(manifest_path.read_text())
-        if manifest["config"] != json.loads(json.dumps(to_dict(config))):
+        if manifest["config"] != config.record():
             raise ValueError(f"{folder} holds a speckle dataset of other settings; choose another folder")
     chips = all_face_chips(config.data, ChipSpec("dlib-chip", config.chip_size, config.padding, 3), progress)
     if not manifest_path.is_file():
@@ -211,8 +225,8 @@ def generate(config: SpeckleDataConfig, folder: str | Path | None = None, progre
             stop = min(record["faces"], record["done"] + config.shard_size)
             rows = record["rows"][record["done"]:stop]
             chip_rows = torch.tensor([index[faces[r]["path"]] for r in rows])
-            binary = binarize(chips.images(chip_rows))
-            patterns = simulator(binary, config.distances_mm, seed=config.seed * 1_000_003 + record["done"])
+            shown = slm_faces(chips.images(chip_rows), config.target)
+            patterns = simulator(shown, config.distances_mm, seed=config.seed * 1_000_003 + record["done"])
             array[record["done"]:stop] = torch.stack(patterns, 1).mul(255).round().to(torch.uint8).cpu().numpy()
             array.flush()
             record["seconds"] += time.perf_counter() - start
@@ -241,8 +255,9 @@ def _start(config: SpeckleDataConfig, chips, folder: Path) -> dict:
               for k, c in enumerate(seen)] +
              [{"path": str(chips.paths[c]), "person": names[c], "role": "unseen", "test": True} for c in unseen])
     size = speckle_config(config.setting).output_size
-    binary = binarize(chips.images(torch.tensor(seen + unseen)))
-    labels = F.interpolate(binary[:, None], size=(size, size), mode="nearest")[:, 0].to(torch.uint8).numpy()
+    levels = 1 if config.target == "binary" else 255
+    shown = slm_faces(chips.images(torch.tensor(seen + unseen)), config.target)
+    labels = label_maps(shown, size, config.target)[:, 0].mul(levels).round().to(torch.uint8).numpy()
     folder.mkdir(parents=True, exist_ok=True)
     np.save(folder / "labels.npy", labels)
     held_rows = [i for i, f in enumerate(faces) if f["role"] == "seen" and f["test"]]
@@ -251,7 +266,8 @@ def _start(config: SpeckleDataConfig, chips, folder: Path) -> dict:
         for seed, rows in ((config.diffuser_seed, list(range(len(faces)))), (config.unseen_diffuser_seed, held_rows)):
             arrays[SpeckleDataset.array_name(grit, seed)] = {"grit": grit, "diffuser_seed": seed, "rows": rows,
                                                              "faces": len(rows), "done": 0, "seconds": 0.0}
-    manifest = {"format": "faceveil-speckle-dataset", "format_version": FORMAT_VERSION, "config": to_dict(config),
+    manifest = {"format": "faceveil-speckle-dataset", "format_version": FORMAT_VERSION, "config": config.record(),
+                "label_levels": levels,
                 "protocol": {"split": split.name, "train_people": len(train_people), "test_people": len(test_people)},
                 "faces": faces, "arrays": arrays}
     write_json(folder / "manifest.json", manifest)

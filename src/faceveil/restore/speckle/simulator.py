@@ -1,7 +1,8 @@
 """Seed 001's optical set-up, simulated: a binary face shown as phase on an SLM, relayed onto a ground-glass
 diffuser, relayed again towards a camera that records the speckle 0, 20 or 40 mm from the focal plane.
 
-The chain, for faces (N, H, W) in {0, 1}:
+The chain, for faces (N, H, W) in [0, 1] (binary, :func:`binarize`, as in the paper; or grey levels,
+:func:`grey_levels`, its future work):
 
 1. **SLM** (8 um pixels, the central 800 x 800 lit): the face resized to the window (nearest: SLM pixels are
    squares), phase ``phase_contrast * face``, zero amplitude outside the window.
@@ -33,7 +34,7 @@ from dataclasses import dataclass, field, replace
 import torch
 import torch.nn.functional as F
 
-from ..._checks import check_int, check_positive
+from ..._checks import check_choice, check_int, check_positive
 from ...protect.optical.sensor import SensorConfig, capture
 from .diffuser import N_BK7, Grit, calibrate_phase_rms, grit as as_grit, phase_screen
 from .optics import good_fft_size, padded_size, pupil, resample_spectrum, transfer_function
@@ -166,15 +167,48 @@ def otsu_threshold(gray: torch.Tensor) -> torch.Tensor:
     return ((best * levels).sum(1) / best.sum(1) + 0.5) / 255
 
 
+#: what the SLM shows: the paper's binary faces, or grey levels (its future work)
+TARGETS = ("binary", "grey")
+
+
+def _luma(chips: torch.Tensor) -> torch.Tensor:
+    """ITU-R BT.601 luma: chips (N, 3, H, W) or (N, 1, H, W) in [0, 1] -> (N, H, W)."""
+    if chips.ndim != 4 or chips.shape[1] not in (1, 3):
+        raise ValueError(f"chips must be (N, 1 or 3, H, W), got {tuple(chips.shape)}")
+    return chips[:, 0] if chips.shape[1] == 1 else (0.299 * chips[:, 0] + 0.587 * chips[:, 1] + 0.114 * chips[:, 2])
+
+
 def binarize(chips: torch.Tensor) -> torch.Tensor:
     """Binary faces as the SLM shows them: luma (ITU-R BT.601) of each chip, thresholded at its Otsu level.
     Hair, ears and background stay: they are in the chip (use a loose chip, e.g. padding 0.5, for all of
     them). chips (N, 3, H, W) or (N, 1, H, W) in [0, 1] -> (N, H, W) float in {0, 1}."""
-    if chips.ndim != 4 or chips.shape[1] not in (1, 3):
-        raise ValueError(f"chips must be (N, 1 or 3, H, W), got {tuple(chips.shape)}")
-    gray = chips[:, 0] if chips.shape[1] == 1 else (0.299 * chips[:, 0] + 0.587 * chips[:, 1] + 0.114 * chips[:, 2])
+    gray = _luma(chips)
     threshold = otsu_threshold(gray).to(gray.dtype)
     return (gray > threshold[:, None, None]).to(gray.dtype)
+
+
+def grey_levels(chips: torch.Tensor, low: float = 0.01, high: float = 0.99) -> torch.Tensor:
+    """Grey-level faces (the paper's future work): each chip's luma stretched to [0, 1] between its ``low``
+    and ``high`` quantiles (clipped), so that every face spans the SLM's whole phase range.
+    chips (N, 3, H, W) or (N, 1, H, W) in [0, 1] -> (N, H, W) float in [0, 1]."""
+    gray = _luma(chips)
+    bounds = torch.quantile(gray.flatten(1).float(), torch.tensor([low, high]), dim=1).to(gray.dtype)
+    lo, hi = bounds[0][:, None, None], bounds[1][:, None, None]
+    return ((gray - lo) / (hi - lo).clamp_min(1e-6)).clamp(0, 1)
+
+
+def slm_faces(chips: torch.Tensor, target: str = "binary") -> torch.Tensor:
+    """The faces the SLM shows for ``target`` (:data:`TARGETS`): :func:`binarize` or :func:`grey_levels`."""
+    check_choice(target, "target", TARGETS)
+    return binarize(chips) if target == "binary" else grey_levels(chips)
+
+
+def label_maps(faces: torch.Tensor, size: int, target: str = "binary") -> torch.Tensor:
+    """The networks' labels: SLM faces (N, H, W) in [0, 1] -> (N, 1, size, size), resized by the nearest
+    pixel for binary faces (they stay in {0, 1}) and by area averaging for grey ones."""
+    check_choice(target, "target", TARGETS)
+    mode = "nearest" if target == "binary" else "area"
+    return F.interpolate(faces[:, None].float(), size=(size, size), mode=mode)
 
 
 def _centre(big: int, small: int) -> slice:
@@ -220,8 +254,9 @@ class SpeckleSimulator:
         return padded_size(width, c.grid_pitch, c.wavelength, c.camera_na, distance_mm * 1e-3, c.margin)
 
     def diffuser_field(self, faces: torch.Tensor) -> torch.Tensor:
-        """The field just after relay 2's pupil, on the propagation grid: faces (N, H, W) in {0, 1} ->
-        (N, coarse_n, coarse_n) complex128 (amplitude 1: the lit SLM window under a unit plane wave)."""
+        """The field just after relay 2's pupil, on the propagation grid: faces (N, H, W) in [0, 1] (binary
+        or grey: the SLM's phase is ``phase_contrast`` times the level) -> (N, coarse_n, coarse_n) complex128
+        (amplitude 1: the lit SLM window under a unit plane wave)."""
         c = self.config
         if faces.ndim != 3:
             raise ValueError(f"faces must be (N, H, W), got {tuple(faces.shape)}")
@@ -283,7 +318,7 @@ class SpeckleSimulator:
         return ((frame - low) / (high - low).clamp_min(1e-12)).clamp(0, 1)
 
     def __call__(self, faces: torch.Tensor, distances_mm=DISTANCES_MM, seed: int = 0) -> list[torch.Tensor]:
-        """Speckle patterns of binary faces (N, H, W) in {0, 1} at each distance: a list of (N, S, S) float32
+        """Speckle patterns of faces (N, H, W) in [0, 1] (binary or grey) at each distance: a list of (N, S, S) float32
         in [0, 1]. The camera noise is drawn from ``seed`` (one stream per distance)."""
         frames = []
         for i, intensity in enumerate(self.intensities(faces, distances_mm)):
