@@ -187,7 +187,7 @@ def _table(result: dict) -> str:
                 lines.append(f"| {split} | {method} | {grit} | {q['pcc']:.4f} | {q['ssim']:.4f} | {q['jaccard']:.4f} "
                              f"| {q['psnr']:.2f} | {q['pairs']} |")
     lines += ["", f"Paper (real speckle, 40 mm): {PAPER_TABLE1_NOTE}.", "",
-              "## Identity kept (judge between a reconstruction and the binary targets of the split)", "",
+              "## Identity kept (judge between a reconstruction and the targets of the split)", "",
               "| split | input | grit | distance | rank-1 | AUC own vs other targets | faces (chance rank-1) |",
               "|---|---|---|---|---|---|---|"]
     for split, per_method in result["identity"].items():
