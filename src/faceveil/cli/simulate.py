@@ -6,7 +6,8 @@
 
 Each photo is aligned to a loose dlib chip (padding 0.5: hair and ears stay, as in Wang et al.'s binary
 faces), binarised at its Otsu level (or, with ``--target grey``, kept in grey levels stretched to [0, 1];
-written as ``NAME_target.png``, the label a reconstruction is scored against) and shown as phase on the simulated SLM of Wang et al.'s set-up; the speckle through the diffuser of
+written as ``NAME_target.png``, the label a reconstruction is scored against) and shown as phase on the
+simulated SLM of Wang et al.'s set-up; the speckle through the diffuser of
 ``--grit`` is recorded at each ``--distance`` from the focal plane (``NAME.png`` for one distance,
 ``NAME_20mm.png`` ... for several). One diffuser per grit and ``--diffuser-seed``; the camera noise of photo
 i is drawn from ``(--seed, i)``. ``result.json`` lists every image and the optics.

@@ -42,6 +42,11 @@ UNSEEN_DISTANCE_MM = 40.0
 FORMAT_VERSION = 1
 
 
+def label_levels(target: str) -> int:
+    """What ``labels.npy`` stores a label of 1 as: binary faces as {0, 1}, grey ones x 255 (uint8)."""
+    return 1 if target == "binary" else 255
+
+
 @dataclass(frozen=True)
 class SpeckleDataConfig:
     """What a speckle dataset holds.
@@ -123,9 +128,8 @@ class SpeckleDataset:
     """A generated (or partly generated) dataset in ``folder``.
 
     Files: ``manifest.json`` (the configuration, the faces and their roles, the progress and generation
-    times), ``labels.npy`` (F, S, S) uint8 (binary faces in {0, 1}; grey ones x 255, ``label_levels``
-    in the manifest), and per grit and diffuser ``speckle-<grit>-d<seed>.npy``
-    (faces, distances, S, S) uint8 (the [0, 1] patterns x 255).
+    times), ``labels.npy`` (F, S, S) uint8 (:func:`label_levels`), and per grit and diffuser
+    ``speckle-<grit>-d<seed>.npy`` (faces, distances, S, S) uint8 (the [0, 1] patterns x 255).
     """
 
     def __init__(self, folder: str | Path) -> None:
@@ -189,7 +193,7 @@ class SpeckleDataset:
         labels = self.labels()
         target = np.stack([labels[r] for r in rows for _ in columns])
         to = lambda a: torch.from_numpy(np.ascontiguousarray(a))[:, None].float()  # noqa: E731
-        return to(speckle) / 255, to(target) / self.manifest.get("label_levels", 1), [r for r in rows for _ in columns]
+        return to(speckle) / 255, to(target) / label_levels(self.target), [r for r in rows for _ in columns]
 
 
 def generate(config: SpeckleDataConfig, folder: str | Path | None = None, progress: bool = True,
@@ -255,9 +259,9 @@ def _start(config: SpeckleDataConfig, chips, folder: Path) -> dict:
               for k, c in enumerate(seen)] +
              [{"path": str(chips.paths[c]), "person": names[c], "role": "unseen", "test": True} for c in unseen])
     size = speckle_config(config.setting).output_size
-    levels = 1 if config.target == "binary" else 255
     shown = slm_faces(chips.images(torch.tensor(seen + unseen)), config.target)
-    labels = label_maps(shown, size, config.target)[:, 0].mul(levels).round().to(torch.uint8).numpy()
+    labels = label_maps(shown, size, config.target)[:, 0].mul(label_levels(config.target)).round()
+    labels = labels.to(torch.uint8).numpy()
     folder.mkdir(parents=True, exist_ok=True)
     np.save(folder / "labels.npy", labels)
     held_rows = [i for i, f in enumerate(faces) if f["role"] == "seen" and f["test"]]
@@ -267,7 +271,6 @@ def _start(config: SpeckleDataConfig, chips, folder: Path) -> dict:
             arrays[SpeckleDataset.array_name(grit, seed)] = {"grit": grit, "diffuser_seed": seed, "rows": rows,
                                                              "faces": len(rows), "done": 0, "seconds": 0.0}
     manifest = {"format": "faceveil-speckle-dataset", "format_version": FORMAT_VERSION, "config": config.record(),
-                "label_levels": levels,
                 "protocol": {"split": split.name, "train_people": len(train_people), "test_people": len(test_people)},
                 "faces": faces, "arrays": arrays}
     write_json(folder / "manifest.json", manifest)
